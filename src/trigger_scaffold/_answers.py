@@ -1,0 +1,178 @@
+"""The one answers model that the flags, the wizard and ``copier copy --data`` all fill."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from trigger_scaffold._catalog import Catalog
+from trigger_scaffold._errors import TriggerScaffoldError
+
+# Kept in step with the validators in copier.yml (a test renders both with the same inputs).
+PROJECT_NAME_RE = re.compile(r"[a-z](?:[a-z0-9-]{0,28}[a-z0-9])?")
+TRIGGER_NAME_RE = re.compile(r"[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?")
+PROJECT_NAME_RULE = (
+    "start with a letter, use only lowercase letters, digits and single hyphens, "
+    "end with a letter or digit, at most 30 characters"
+)
+TRIGGER_NAME_RULE = (
+    "start with a letter, use lowercase letters, digits and single hyphens, at most 20 characters"
+)
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """One event source of the project: a unique ``name`` and a catalog ``kind``."""
+
+    name: str
+    kind: str
+
+    def as_data(self) -> dict[str, str]:
+        """The mapping stored in the ``triggers`` answer."""
+        return {"name": self.name, "kind": self.kind}
+
+
+@dataclass(frozen=True)
+class Answers:
+    """Everything a project is generated from."""
+
+    project_name: str
+    triggers: tuple[Trigger, ...]
+    pattern: str = "none"
+    runtime: str = "python3.13"
+    architecture: str = "arm64"
+
+    def as_data(self) -> dict[str, Any]:
+        """The answers as copier ``data``."""
+        return {
+            "project_name": self.project_name,
+            "triggers": [t.as_data() for t in self.triggers],
+            "pattern": self.pattern,
+            "runtime": self.runtime,
+            "architecture": self.architecture,
+        }
+
+
+def _slug_ok(pattern: re.Pattern[str], value: str) -> bool:
+    return bool(pattern.fullmatch(value)) and "--" not in value
+
+
+def check_project_name(name: str) -> str:
+    """Return ``name`` if it can name a project, else raise a one-line error."""
+    if not _slug_ok(PROJECT_NAME_RE, name):
+        raise TriggerScaffoldError(f"invalid project name '{name}': {PROJECT_NAME_RULE}")
+    return name
+
+
+def check_trigger_name(name: str) -> str:
+    """Return ``name`` if it can name a trigger, else raise a one-line error."""
+    if not _slug_ok(TRIGGER_NAME_RE, name):
+        raise TriggerScaffoldError(f"invalid trigger name '{name}': {TRIGGER_NAME_RULE}")
+    return name
+
+
+def check_kind(catalog: Catalog, kind: str) -> str:
+    """Return ``kind`` if this template version generates it, else explain why not."""
+    item = catalog.trigger(kind)
+    if item.status == "retired":
+        raise TriggerScaffoldError(item.notice or f"trigger kind '{kind}' was retired by AWS")
+    if not item.available:
+        ready = ", ".join(t.id for t in catalog.triggers if t.available)
+        raise TriggerScaffoldError(
+            f"trigger kind '{kind}' is in the catalog but not generated yet; available now: {ready}"
+        )
+    return kind
+
+
+def name_key(name: str) -> str:
+    """Names must differ even without hyphens: resource ids drop them (orders-2 ~ orders2)."""
+    return name.replace("-", "")
+
+
+def free_name(kind: str, taken: set[str]) -> str:
+    """The kind itself, or ``KIND-2``, ``KIND-3``... when taken."""
+    keys = {name_key(n) for n in taken}
+    candidate, number = kind, 2
+    while name_key(candidate) in keys:
+        candidate, number = f"{kind}-{number}", number + 1
+    return candidate
+
+
+def parse_trigger_spec(spec: str, taken: set[str]) -> tuple[str, str]:
+    """Split ``KIND[:NAME]``; the name defaults to a free one derived from the kind."""
+    kind, sep, name = spec.partition(":")
+    if sep and not name:
+        raise TriggerScaffoldError(f"--trigger '{spec}': give a name after ':' or leave out ':'")
+    return kind, (name if sep else free_name(kind, taken))
+
+
+def validate(answers: Answers, catalog: Catalog) -> Answers:
+    """Check every answer against the catalog; the first problem is raised as one line."""
+    check_project_name(answers.project_name)
+    if not answers.triggers:
+        raise TriggerScaffoldError("a project needs at least one trigger (--trigger KIND[:NAME])")
+    pattern = catalog.pattern(answers.pattern)
+    if not pattern.available:
+        raise TriggerScaffoldError(
+            f"pattern '{pattern.id}' is in the catalog but not generated yet; available now: "
+            + ", ".join(p.id for p in catalog.patterns if p.available)
+        )
+    seen: dict[str, str] = {}
+    for trigger in answers.triggers:
+        check_kind(catalog, trigger.kind)
+        check_trigger_name(trigger.name)
+        if name_key(trigger.name) in seen:
+            raise TriggerScaffoldError(
+                f"trigger name '{trigger.name}' is already used by '{seen[name_key(trigger.name)]}'"
+                "; give each trigger its own name with --trigger KIND:NAME"
+            )
+        seen[name_key(trigger.name)] = trigger.name
+        if not pattern.accepts(trigger.kind):
+            raise TriggerScaffoldError(
+                f"pattern '{pattern.id}' does not take a '{trigger.kind}' trigger; it fits: "
+                + ", ".join(pattern.entry_triggers or ())
+            )
+    if answers.runtime not in catalog.runtimes:
+        raise TriggerScaffoldError(
+            f"unknown runtime '{answers.runtime}'; choose one of: {', '.join(catalog.runtimes)}"
+        )
+    if answers.architecture not in catalog.architectures:
+        raise TriggerScaffoldError(
+            f"unknown architecture '{answers.architecture}'; choose one of: "
+            + ", ".join(catalog.architectures)
+        )
+    return answers
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What the command line said; the wizard or the defaults fill in the rest."""
+
+    project_name: str | None = None
+    triggers: tuple[Trigger, ...] = ()
+    pattern: str | None = None
+    runtime: str | None = None
+    architecture: str | None = None
+
+    def complete(self, catalog: Catalog, default_project_name: str) -> Answers:
+        """Fill every unanswered question with its default."""
+        defaults = catalog.defaults
+        triggers = self.triggers or (Trigger(defaults.trigger, defaults.trigger),)
+        return Answers(
+            project_name=self.project_name or default_project_name,
+            triggers=triggers,
+            pattern=self.pattern or defaults.pattern,
+            runtime=self.runtime or defaults.runtime,
+            architecture=self.architecture or defaults.architecture,
+        )
+
+
+def triggers_from_specs(specs: list[str], catalog: Catalog) -> tuple[Trigger, ...]:
+    """Turn ``--trigger KIND[:NAME]`` values into triggers, checking kinds and names."""
+    triggers: list[Trigger] = []
+    for spec in specs:
+        kind, name = parse_trigger_spec(spec, {t.name for t in triggers})
+        check_kind(catalog, kind)
+        triggers.append(Trigger(check_trigger_name(name), kind))
+    return tuple(triggers)

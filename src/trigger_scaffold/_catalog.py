@@ -1,0 +1,155 @@
+"""The trigger and pattern catalog, loaded from ``templates/catalog.yml`` into frozen models."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from trigger_scaffold._errors import TriggerScaffoldError
+from trigger_scaffold._template import template_root
+
+Invocation = Literal["sync", "async", "poll"]
+Status = Literal["available", "planned", "retired"]
+
+
+@dataclass(frozen=True)
+class TriggerKind:
+    """One event source that can invoke a Lambda function."""
+
+    id: str
+    label: str
+    invocation: Invocation
+    summary: str
+    wiring: str
+    status: Status
+    events: tuple[str, ...] = ()
+    parser_model: str | None = None
+    moto_extras: tuple[str, ...] = ()
+    closed_to_new_customers: bool = False
+    notice: str | None = None
+
+    @property
+    def available(self) -> bool:
+        """Whether this template version generates the kind."""
+        return self.status == "available"
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One architecture pattern; ``entry_triggers`` is None when any trigger fits."""
+
+    id: str
+    label: str
+    summary: str
+    status: Status
+    entry_triggers: tuple[str, ...] | None
+
+    @property
+    def available(self) -> bool:
+        """Whether this template version generates the pattern."""
+        return self.status == "available"
+
+    def accepts(self, kind: str) -> bool:
+        """Whether ``kind`` is a sensible entry trigger for this pattern."""
+        return self.entry_triggers is None or kind in self.entry_triggers
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """Default answers and function settings."""
+
+    runtime: str
+    architecture: str
+    pattern: str
+    trigger: str
+    function_timeout: int
+    memory_size: int
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every trigger kind and pattern, in catalog order."""
+
+    triggers: tuple[TriggerKind, ...]
+    patterns: tuple[Pattern, ...]
+    runtimes: tuple[str, ...]
+    architectures: tuple[str, ...]
+    invocations: dict[str, str]
+    defaults: Defaults
+
+    def trigger(self, kind: str) -> TriggerKind:
+        """The kind with this id, or an error that lists the ids and suggests the closest."""
+        for item in self.triggers:
+            if item.id == kind:
+                return item
+        ids = [item.id for item in self.triggers]
+        raise TriggerScaffoldError(_unknown("trigger kind", kind, ids))
+
+    def pattern(self, pattern_id: str) -> Pattern:
+        """The pattern with this id, or an error that lists the ids."""
+        for item in self.patterns:
+            if item.id == pattern_id:
+                return item
+        raise TriggerScaffoldError(_unknown("pattern", pattern_id, [p.id for p in self.patterns]))
+
+
+def _unknown(what: str, value: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(value, known, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"unknown {what} '{value}'{hint}; choose one of: {', '.join(known)}"
+
+
+def _trigger(kind: str, data: dict[str, Any]) -> TriggerKind:
+    return TriggerKind(
+        id=kind,
+        label=data["label"],
+        invocation=data["invocation"],
+        summary=data["summary"],
+        wiring=data["wiring"],
+        status=data["status"],
+        events=tuple(data.get("events", ())),
+        parser_model=data.get("parser_model"),
+        moto_extras=tuple(data.get("moto_extras", ())),
+        closed_to_new_customers=bool(data.get("closed_to_new_customers", False)),
+        notice=data.get("notice"),
+    )
+
+
+def _pattern(pattern_id: str, data: dict[str, Any]) -> Pattern:
+    entry = data["entry_triggers"]
+    return Pattern(
+        id=pattern_id,
+        label=data["label"],
+        summary=data["summary"],
+        status=data["status"],
+        entry_triggers=None if entry == "any" else tuple(entry),
+    )
+
+
+def parse_catalog(data: dict[str, Any]) -> Catalog:
+    """Build the typed catalog from its YAML mapping."""
+    return Catalog(
+        triggers=tuple(_trigger(k, v) for k, v in data["triggers"].items()),
+        patterns=tuple(_pattern(k, v) for k, v in data["patterns"].items()),
+        runtimes=tuple(data["runtimes"]),
+        architectures=tuple(data["architectures"]),
+        invocations=dict(data["invocations"]),
+        defaults=Defaults(**data["defaults"]),
+    )
+
+
+def catalog_path(root: Path | None = None) -> Path:
+    """Where the catalog file of a template tree lives."""
+    return (root or template_root()) / "templates" / "catalog.yml"
+
+
+@cache
+def load_catalog() -> Catalog:
+    """The catalog of the template bundled with this installation."""
+    with catalog_path().open(encoding="utf-8") as handle:
+        return parse_catalog(yaml.safe_load(handle))

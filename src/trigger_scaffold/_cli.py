@@ -1,0 +1,213 @@
+"""The ``trigger-scaffold`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import NoReturn
+
+from trigger_scaffold import __version__
+from trigger_scaffold._answers import (
+    Answers,
+    Draft,
+    check_project_name,
+    triggers_from_specs,
+    validate,
+)
+from trigger_scaffold._catalog import Catalog, load_catalog
+from trigger_scaffold._console import Console
+from trigger_scaffold._errors import TriggerScaffoldError, UsageError
+
+PROG = "trigger-scaffold"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: the problem and where to read more."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _build_parser(catalog: Catalog) -> argparse.ArgumentParser:
+    kinds = ", ".join(t.id for t in catalog.triggers if t.available)
+    parser = _Parser(
+        prog=PROG,
+        description="Generate ready-to-deploy AWS SAM projects for Lambda functions and their "
+        "triggers.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    new = commands.add_parser(
+        "new",
+        help="start a service (asks on a terminal, flags answer the questions)",
+        description="Generate a new SAM project in DEST. On a terminal, a wizard asks what the "
+        "flags did not say; with --no-input the defaults fill the rest.",
+    )
+    new.add_argument("dest", metavar="DEST", help="directory to create (must be new or empty)")
+    new.add_argument(
+        "--trigger",
+        dest="triggers",
+        metavar="KIND[:NAME]",
+        action="append",
+        default=[],
+        help=f"add a trigger; repeat for several (NAME defaults to KIND). Kinds: {kinds}",
+    )
+    new.add_argument(
+        "--pattern",
+        help="architecture pattern: "
+        + ", ".join(p.id for p in catalog.patterns if p.available)
+        + f" (default {catalog.defaults.pattern})",
+    )
+    new.add_argument("--project-name", help="project name (default: DEST's folder name)")
+    new.add_argument(
+        "--runtime",
+        help=f"{', '.join(catalog.runtimes)} (default {catalog.defaults.runtime})",
+    )
+    new.add_argument(
+        "--architecture",
+        help=f"{', '.join(catalog.architectures)} (default {catalog.defaults.architecture})",
+    )
+    new.add_argument(
+        "--no-input", action="store_true", help="ask nothing; defaults fill unanswered questions"
+    )
+    new.add_argument(
+        "--template",
+        metavar="SRC",
+        help="copier template to use (path or git URL; default: the one bundled with this "
+        "version)",
+    )
+    new.add_argument("--vcs-ref", metavar="REF", help="template git tag, branch or commit")
+    new.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+
+    listing = commands.add_parser(
+        "list",
+        help="list trigger kinds and patterns",
+        description="List every trigger kind with its invocation type, and the patterns.",
+    )
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _gather(args: argparse.Namespace, catalog: Catalog, dest: Path) -> Answers:
+    draft = Draft(
+        project_name=args.project_name,
+        triggers=triggers_from_specs(args.triggers, catalog),
+        pattern=args.pattern,
+        runtime=args.runtime,
+        architecture=args.architecture,
+    )
+    if not args.no_input and _interactive():
+        from trigger_scaffold._wizard import ask
+
+        return ask(draft, catalog, default_project_name=dest.name)
+    if not args.no_input and not draft.triggers:
+        raise UsageError(
+            "no terminal to ask on: pass --trigger KIND[:NAME] (repeatable), "
+            "or --no-input to take the defaults"
+        )
+    answers = draft.complete(catalog, default_project_name=dest.name)
+    if args.project_name is None:
+        try:
+            check_project_name(answers.project_name)
+        except TriggerScaffoldError as error:
+            raise UsageError(
+                f"'{dest.name}' cannot be a project name; pass --project-name NAME "
+                "(lowercase letters, digits and hyphens, starting with a letter)"
+            ) from error
+    return answers
+
+
+def _cmd_new(args: argparse.Namespace, catalog: Catalog, console: Console) -> int:
+    from trigger_scaffold._render import check_destination, render_new
+    from trigger_scaffold._template import ensure_template_repo
+
+    dest = Path(args.dest)
+    check_destination(dest.absolute())
+    answers = validate(_gather(args, catalog, dest.absolute()), catalog)
+    if args.template:
+        src, vcs_ref = args.template, args.vcs_ref
+    else:
+        console.step("Preparing the bundled template")
+        src, vcs_ref = str(ensure_template_repo()), args.vcs_ref or "HEAD"
+    kinds = ", ".join(f"{t.name} ({t.kind})" for t in answers.triggers)
+    console.step(f"Rendering {answers.project_name} with {kinds}")
+    render_new(answers, dest, src=src, vcs_ref=vcs_ref)
+    console.ok(f"Created {dest}")
+    console.hint(
+        f"Next: cd {dest} && git add -A && git commit -m 'Generated by {PROG}'\n"
+        "      python3 -m venv .venv && .venv/bin/pip install -r requirements-dev.txt "
+        "&& .venv/bin/pytest"
+    )
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace, catalog: Catalog, console: Console) -> int:
+    if args.json:
+        data = {
+            "triggers": [asdict(t) for t in catalog.triggers],
+            "patterns": [asdict(p) for p in catalog.patterns],
+        }
+        console.print(json.dumps(data, indent=2))
+        return 0
+    console.print("Trigger kinds (KIND for --trigger):")
+    width = max(len(t.id) for t in catalog.triggers)
+    for item in catalog.triggers:
+        notes = []
+        if item.status == "retired":
+            notes.append("RETIRED")
+        elif not item.available:
+            notes.append("not generated yet")
+        if item.closed_to_new_customers:
+            notes.append("closed to new AWS customers")
+        note = f" [{'; '.join(notes)}]" if notes else ""
+        console.print(f"  {item.id:<{width}}  {item.invocation:<5}  {item.label}{note}")
+    console.print()
+    console.print("Invocation types:")
+    for name, text in catalog.invocations.items():
+        console.print(f"  {name:<5}  {text}")
+    console.print()
+    console.print("Patterns (for --pattern):")
+    width = max(len(p.id) for p in catalog.patterns)
+    for pattern in catalog.patterns:
+        note = "" if pattern.available else " [not generated yet]"
+        console.print(f"  {pattern.id:<{width}}  {pattern.summary}{note}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    console = Console()
+    try:
+        catalog = load_catalog()
+        parser = _build_parser(catalog)
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        console = Console(quiet=getattr(args, "quiet", False))
+        if args.command == "new":
+            return _cmd_new(args, catalog, console)
+        return _cmd_list(args, catalog, console)
+    except TriggerScaffoldError as error:
+        console.error(str(error))
+        return error.exit_code
+    except KeyboardInterrupt:
+        console.error("interrupted; nothing was written")
+        return 130
+    except Exception as error:  # noqa: BLE001 - last line of defence: one line, no traceback
+        if os.environ.get("TRIGGER_SCAFFOLD_DEBUG"):
+            raise
+        console.error(
+            f"unexpected {type(error).__name__}: {error} "
+            "(set TRIGGER_SCAFFOLD_DEBUG=1 for a traceback, and please report it)"
+        )
+        return 1

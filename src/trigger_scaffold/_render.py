@@ -1,0 +1,91 @@
+"""Rendering new projects with copier, all-or-nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+from copier import run_copy
+from copier.errors import CopierError
+
+from trigger_scaffold._answers import Answers
+from trigger_scaffold._errors import TriggerScaffoldError
+from trigger_scaffold._template import git
+
+
+def first_line(error: BaseException) -> str:
+    """The first non-empty line of an error, without copier's 'Validation error' prefix."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = lines[0] if lines else type(error).__name__
+    prefix = "Validation error for question "
+    if text.startswith(prefix):
+        text = text.split(": ", 1)[-1]
+    return text
+
+
+def check_destination(dest: Path) -> None:
+    """Refuse a destination that is a file or a directory with something in it."""
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise TriggerScaffoldError(
+            f"destination '{dest}' already exists and is not empty; choose a new directory"
+        )
+
+
+def render_new(answers: Answers, dest: Path, *, src: str, vcs_ref: str | None) -> None:
+    """Render ``answers`` into ``dest`` with copier; on any failure nothing is left behind.
+
+    The project is rendered into a hidden sibling directory and moved into place only once
+    complete, so an error or Ctrl-C never leaves a half-written destination.
+    """
+    dest = dest.absolute()
+    check_destination(dest)
+    created_parents: list[Path] = []
+    parent = dest.parent
+    while not parent.exists():
+        created_parents.append(parent)
+        parent = parent.parent
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
+    try:
+        with warnings.catch_warnings():
+            # Copier's warnings (e.g. a dirty local template) are not the user's problem here.
+            warnings.simplefilter("ignore")
+            run_copy(
+                src,
+                staging,
+                data=answers.as_data(),
+                defaults=True,
+                overwrite=True,
+                quiet=True,
+                unsafe=False,
+                vcs_ref=vcs_ref,
+            )
+        if dest.exists():
+            dest.rmdir()
+        os.replace(staging, dest)
+    except (CopierError, ValueError, OSError) as error:
+        raise TriggerScaffoldError(f"could not generate the project: {first_line(error)}") from error
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+        if not dest.exists():
+            for created in created_parents:
+                with contextlib.suppress(OSError):
+                    created.rmdir()
+    _init_git(dest)
+
+
+def _init_git(dest: Path) -> None:
+    """Start a git repository: add-trigger and update merge through it."""
+    if shutil.which("git") is None:
+        return
+    try:
+        git("rev-parse", "--is-inside-work-tree", cwd=dest)
+    except TriggerScaffoldError:
+        git("init", "--quiet", cwd=dest)
+        git("symbolic-ref", "HEAD", "refs/heads/main", cwd=dest)
+

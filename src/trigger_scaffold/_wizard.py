@@ -1,0 +1,128 @@
+"""The interactive wizard: a thin view that fills the same answers the flags fill."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import questionary
+from questionary import Choice
+
+from trigger_scaffold._answers import (
+    Answers,
+    Draft,
+    Trigger,
+    check_project_name,
+    check_trigger_name,
+    free_name,
+    name_key,
+)
+from trigger_scaffold._catalog import Catalog, TriggerKind
+from trigger_scaffold._errors import TriggerScaffoldError
+
+
+def _validator(check: Any) -> Any:
+    def validate(value: str) -> bool | str:
+        try:
+            check(value)
+        except TriggerScaffoldError as error:
+            return str(error)
+        return True
+
+    return validate
+
+
+def kind_choice(kind: TriggerKind) -> Choice:
+    """How a trigger kind is offered: id, invocation type and what it is."""
+    disabled: str | None = None
+    if kind.status == "retired":
+        disabled = "shut down by AWS"
+    elif not kind.available:
+        disabled = "not generated yet"
+    note = " (closed to new AWS customers)" if kind.closed_to_new_customers else ""
+    title = f"{kind.id:<16} {kind.invocation:<5}  {kind.summary}{note}"
+    return Choice(title=title, value=kind.id, disabled=disabled)
+
+
+class _Asker:
+    """Creates questionary prompts bound to one input/output (a terminal, or a test pipe)."""
+
+    def __init__(self, io: dict[str, Any]):
+        self.io = io
+
+    def text(self, message: str, default: str, check: Any) -> str:
+        answer: str = questionary.text(
+            message, default=default, validate=_validator(check), **self.io
+        ).unsafe_ask()
+        return answer.strip()
+
+    def select(self, message: str, choices: list[Choice], default: str) -> str:
+        answer: str = questionary.select(
+            message, choices=choices, default=default, **self.io
+        ).unsafe_ask()
+        return answer
+
+    def confirm(self, message: str, default: bool) -> bool:
+        answer: bool = questionary.confirm(message, default=default, **self.io).unsafe_ask()
+        return answer
+
+
+def _ask_triggers(asker: _Asker, catalog: Catalog) -> tuple[Trigger, ...]:
+    triggers: list[Trigger] = []
+    choices = [kind_choice(kind) for kind in catalog.triggers]
+    while True:
+        prompt = "Which event source triggers the function?"
+        if triggers:
+            prompt = "Which event source triggers the next function?"
+        kind = asker.select(prompt, choices, default=catalog.defaults.trigger)
+        taken = {t.name for t in triggers}
+
+        def check_name(name: str, taken: set[str] = taken) -> None:
+            check_trigger_name(name)
+            if name_key(name) in {name_key(n) for n in taken}:
+                raise TriggerScaffoldError(f"'{name}' is already used by another trigger")
+
+        name = asker.text("Trigger name", free_name(kind, taken), check_name)
+        triggers.append(Trigger(name, kind))
+        if not asker.confirm("Add another trigger?", default=False):
+            return tuple(triggers)
+
+
+def ask(
+    draft: Draft,
+    catalog: Catalog,
+    *,
+    default_project_name: str,
+    io: dict[str, Any] | None = None,
+) -> Answers:
+    """Ask what ``draft`` leaves open and return complete answers.
+
+    ``io`` passes ``input``/``output`` to every prompt (tests use a prompt_toolkit pipe).
+    Ctrl-C raises KeyboardInterrupt before anything is written.
+    """
+    asker = _Asker(io or {})
+    defaults = catalog.defaults
+    project_name = draft.project_name or asker.text(
+        "Project name", default_project_name, check_project_name
+    )
+    triggers = draft.triggers or _ask_triggers(asker, catalog)
+    pattern = draft.pattern or asker.select(
+        "Architecture pattern",
+        [
+            Choice(
+                f"{p.id:<20} {p.summary}",
+                value=p.id,
+                disabled=None if p.available else "not generated yet",
+            )
+            for p in catalog.patterns
+        ],
+        default=defaults.pattern,
+    )
+    runtime = draft.runtime or asker.select(
+        "Python runtime", [Choice(r, value=r) for r in catalog.runtimes], default=defaults.runtime
+    )
+    architecture = draft.architecture or asker.select(
+        "Architecture",
+        [Choice(a, value=a) for a in catalog.architectures],
+        default=defaults.architecture,
+    )
+    return Answers(project_name, triggers, pattern, runtime, architecture)
