@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 DEST ?= my-service
 
-.PHONY: setup wizard test test-fast lint clean
+.PHONY: setup wizard test test-fast docs clean
 
 $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
@@ -28,3 +28,6 @@ test-fast: setup  ## everything but the render matrix
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+
+docs: setup  ## regenerate the catalog tables in README.md
+	$(BIN)/python -m trigger_scaffold._docs README.md

@@ -78,8 +78,7 @@ def _build_parser(catalog: Catalog) -> argparse.ArgumentParser:
     new.add_argument(
         "--template",
         metavar="SRC",
-        help="copier template to use (path or git URL; default: the one bundled with this "
-        "version)",
+        help="copier template to use (path or git URL; default: the one bundled with this version)",
     )
     new.add_argument("--vcs-ref", metavar="REF", help="template git tag, branch or commit")
     new.add_argument("-q", "--quiet", action="store_true", help="print errors only")
@@ -203,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.error("interrupted; nothing was written")
         return 130
-    except Exception as error:  # noqa: BLE001 - last line of defence: one line, no traceback
+    except Exception as error:
         if os.environ.get("TRIGGER_SCAFFOLD_DEBUG"):
             raise
         console.error(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from copier import run_copy
 from copier.errors import CopierError
+from jinja2 import TemplateError
 
 from trigger_scaffold._answers import Answers
 from trigger_scaffold._errors import TriggerScaffoldError
@@ -67,8 +68,10 @@ def render_new(answers: Answers, dest: Path, *, src: str, vcs_ref: str | None) -
         if dest.exists():
             dest.rmdir()
         os.replace(staging, dest)
-    except (CopierError, ValueError, OSError) as error:
-        raise TriggerScaffoldError(f"could not generate the project: {first_line(error)}") from error
+    except (CopierError, TemplateError, ValueError, OSError) as error:
+        raise TriggerScaffoldError(
+            f"could not generate the project: {first_line(error)}"
+        ) from error
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
@@ -88,4 +91,3 @@ def _init_git(dest: Path) -> None:
     except TriggerScaffoldError:
         git("init", "--quiet", cwd=dest)
         git("symbolic-ref", "HEAD", "refs/heads/main", cwd=dest)
-

@@ -61,7 +61,7 @@ def git(*args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
     """Run git quietly and return its output; a failure becomes a one-line error."""
     if shutil.which("git") is None:
         raise TriggerScaffoldError("git is required but was not found on PATH")
-    result = subprocess.run(  # noqa: S603 - fixed executable, arguments are ours
+    result = subprocess.run(
         ["git", "-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null", *args],
         cwd=cwd,
         env={**os.environ, **(env or {})},

@@ -1,0 +1,67 @@
+"""Fixtures for the repository's tests: an isolated template home and project rendering."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from trigger_scaffold import load_catalog
+from trigger_scaffold._cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Tests that commit must not depend on the machine's git identity.
+    os.environ.update(
+        {
+            "GIT_AUTHOR_NAME": "Test Author",
+            "GIT_AUTHOR_EMAIL": "author@example.com",
+            "GIT_COMMITTER_NAME": "Test Committer",
+            "GIT_COMMITTER_EMAIL": "committer@example.com",
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def scaffold_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A template mirror of this session's own (per xdist worker), not the user's."""
+    return tmp_path_factory.mktemp("scaffold-home")
+
+
+@pytest.fixture(scope="session")
+def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A committed git repository of this checkout's template, as copier users get it."""
+    from trigger_scaffold._template import sync_template_repo, template_root
+
+    repo = tmp_path_factory.mktemp("template-repo") / "repo"
+    sync_template_repo(template_root(), repo, "template under test")
+    return repo
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(scaffold_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRIGGER_SCAFFOLD_HOME", str(scaffold_home))
+
+
+def available_kinds() -> list[str]:
+    """Kinds this template version generates; ``TS_KINDS=sqs,s3`` narrows the matrix."""
+    kinds = [k.id for k in load_catalog().triggers if k.available]
+    wanted = os.environ.get("TS_KINDS")
+    return [k for k in kinds if k in wanted.split(",")] if wanted else kinds
+
+
+@pytest.fixture
+def new_project(tmp_path: Path) -> Callable[..., Path]:
+    """Run ``trigger-scaffold new`` in-process with ``--no-input`` and return the project."""
+
+    def make(*args: str, name: str = "demo-svc") -> Path:
+        dest = tmp_path / name
+        code = main(["new", str(dest), "--no-input", "--quiet", *args])
+        assert code == 0, f"new {' '.join(args)} exited {code}"
+        return dest
+
+    return make

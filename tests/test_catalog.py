@@ -1,0 +1,164 @@
+"""The catalog's invariants: every kind is complete, and everything derived from it agrees."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from aws_lambda_powertools.utilities.parser import models
+
+from trigger_scaffold import load_catalog
+from trigger_scaffold._docs import kinds_table
+from trigger_scaffold._template import template_root
+
+ROOT = template_root()
+KINDS_DIR = ROOT / "templates" / "kinds"
+CATALOG = load_catalog()
+PARTIALS = (
+    "resources.yaml.jinja",
+    "outputs.yaml.jinja",
+    "handler.py.jinja",
+    "test.py.jinja",
+    "readme.md.jinja",
+    "diagram.mmd.jinja",
+)
+# The trigger table of the product design, in its order.
+DESIGN_IDS = [
+    "api",
+    "http-api",
+    "alb",
+    "cloudfront",
+    "cognito",
+    "alexa",
+    "firehose",
+    "s3-batch",
+    "connect",
+    "lex",
+    "s3",
+    "sns",
+    "ses",
+    "eventbridge",
+    "schedule",
+    "cloudformation",
+    "cloudwatch-logs",
+    "codepipeline",
+    "codecommit",
+    "config",
+    "iot",
+    "iot-events",
+    "sqs",
+    "dynamodb",
+    "kinesis",
+]
+DESIGN_PATTERNS = [
+    "none",
+    "simple-web-service",
+    "fan-out-fan-in",
+    "pub-sub",
+    "strangler",
+    "aggregator",
+]
+
+
+def _copier_config() -> dict[str, object]:
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_constructor("!include", lambda loader, node: None)
+    data: dict[str, object] = yaml.load((ROOT / "copier.yml").read_text(), Loader=Loader)
+    return data
+
+
+def test_catalog_holds_every_design_trigger_once() -> None:
+    ids = [k.id for k in CATALOG.triggers]
+    assert ids == DESIGN_IDS
+    assert len(set(ids)) == 25
+
+
+def test_catalog_holds_every_design_pattern() -> None:
+    assert [p.id for p in CATALOG.patterns] == DESIGN_PATTERNS
+
+
+def test_invocation_types_are_described() -> None:
+    assert set(CATALOG.invocations) == {"sync", "async", "poll"}
+    assert {k.invocation for k in CATALOG.triggers} <= set(CATALOG.invocations)
+
+
+@pytest.mark.parametrize("kind", [k for k in CATALOG.triggers if k.available], ids=lambda k: k.id)
+def test_available_kind_is_complete(kind: object) -> None:
+    from trigger_scaffold import TriggerKind
+
+    assert isinstance(kind, TriggerKind)
+    folder = KINDS_DIR / kind.id
+    missing = [p for p in PARTIALS if not (folder / p).is_file()]
+    assert not missing, f"{kind.id} lacks partials: {missing}"
+    assert kind.events, f"{kind.id} lists no sample events"
+    for stem in kind.events:
+        assert (folder / "events" / f"{stem}.json").is_file(), f"{kind.id} lacks events/{stem}.json"
+    if kind.parser_model is not None:
+        assert hasattr(models, kind.parser_model), f"{kind.parser_model} is no Powertools model"
+
+
+def test_kind_folders_belong_to_available_kinds() -> None:
+    available = {k.id for k in CATALOG.triggers if k.available}
+    assert {p.name for p in KINDS_DIR.iterdir() if p.is_dir()} == available
+
+
+def test_retired_and_closed_kinds_say_so() -> None:
+    retired = [k for k in CATALOG.triggers if k.status == "retired"]
+    assert [k.id for k in retired] == ["iot-events"]
+    assert retired[0].notice
+    assert "'iot'" in retired[0].notice
+    assert [k.id for k in CATALOG.triggers if k.closed_to_new_customers] == ["codecommit"]
+
+
+def test_patterns_name_only_known_kinds() -> None:
+    ids = {k.id for k in CATALOG.triggers}
+    for pattern in CATALOG.patterns:
+        assert set(pattern.entry_triggers or ()) <= ids, pattern.id
+
+
+def test_defaults_are_valid_choices() -> None:
+    d = CATALOG.defaults
+    assert d.runtime in CATALOG.runtimes
+    assert d.architecture in CATALOG.architectures
+    assert CATALOG.pattern(d.pattern).available
+    assert CATALOG.trigger(d.trigger).available
+    assert d.runtime == "python3.13"
+    assert d.architecture == "arm64"
+    assert d.trigger == "api"
+
+
+def test_copier_yml_agrees_with_catalog() -> None:
+    config = _copier_config()
+    questions = {k: v for k, v in config.items() if isinstance(v, dict)}
+    assert questions["runtime"]["choices"] == list(CATALOG.runtimes)
+    assert questions["runtime"]["default"] == CATALOG.defaults.runtime
+    assert questions["architecture"]["choices"] == list(CATALOG.architectures)
+    assert questions["architecture"]["default"] == CATALOG.defaults.architecture
+    assert questions["pattern"]["choices"] == [p.id for p in CATALOG.patterns]
+    assert questions["pattern"]["default"] == CATALOG.defaults.pattern
+    trigger = CATALOG.defaults.trigger
+    assert yaml.safe_load(questions["triggers"]["default"]) == [{"name": trigger, "kind": trigger}]
+
+
+def test_copier_yml_needs_no_trust() -> None:
+    config = _copier_config()
+    assert not {"_tasks", "_jinja_extensions", "_external_data", "_migrations"} & set(config)
+
+
+def test_name_rules_match_copier_validators() -> None:
+    from trigger_scaffold._answers import PROJECT_NAME_RE, TRIGGER_NAME_RE
+
+    text = (ROOT / "copier.yml").read_text()
+    assert f"^{PROJECT_NAME_RE.pattern}$".replace("(?:", "(") in text
+    assert f"^{TRIGGER_NAME_RE.pattern}$".replace("(?:", "(") in text
+
+
+def test_readme_kind_table_matches_catalog() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = re.search(r"<!-- kinds:start -->\n(.*?)<!-- kinds:end -->", readme, re.S)
+    assert block, "README.md lacks the generated kinds table; run `make docs`"
+    assert block.group(1) == kinds_table(CATALOG), "README.md kinds table is stale; run `make docs`"

@@ -1,0 +1,168 @@
+"""The command line: help, version, listing, and one-line refusals that leave nothing behind."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trigger_scaffold import __version__, load_catalog
+from trigger_scaffold._cli import main
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The real entry point in a child process, with no terminal attached."""
+    return subprocess.run(
+        [sys.executable, "-m", "trigger_scaffold", *args],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_version() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"trigger-scaffold {__version__}"
+
+
+@pytest.mark.parametrize("command", [[], ["new"], ["list"]])
+def test_every_command_has_help(command: list[str]) -> None:
+    result = run_cli(*command, "--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: trigger-scaffold")
+
+
+def test_new_help_names_every_flag_of_the_contract() -> None:
+    out = run_cli("new", "--help").stdout
+    for flag in (
+        "--trigger",
+        "--pattern",
+        "--project-name",
+        "--runtime",
+        "--no-input",
+        "--template",
+        "--vcs-ref",
+        "--architecture",
+    ):
+        assert flag in out
+
+
+def test_list_shows_every_kind_with_its_invocation(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for kind in load_catalog().triggers:
+        line = next(x for x in out.splitlines() if x.split()[:1] == [kind.id])
+        assert kind.invocation in line.split()
+    assert "RETIRED" in next(x for x in out.splitlines() if x.strip().startswith("iot-events"))
+    codecommit = next(x for x in out.splitlines() if x.strip().startswith("codecommit"))
+    assert "closed to new AWS customers" in codecommit
+
+
+def test_list_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [t["id"] for t in data["triggers"]] == [k.id for k in load_catalog().triggers]
+    assert {t["invocation"] for t in data["triggers"]} == {"sync", "async", "poll"}
+    assert data["patterns"][0]["id"] == "none"
+
+
+BAD_INPUT = {
+    "unknown kind": (["--trigger", "nope"], "unknown trigger kind 'nope'"),
+    "typo suggests": (["--trigger", "sqss"], "did you mean 'sqs'"),
+    "planned kind": (["--trigger", "alb"], "not generated yet"),
+    "retired kind": (["--trigger", "iot-events"], "shut down by AWS on 2026-05-20"),
+    "traversal name": (["--trigger", "sqs:../x"], "invalid trigger name '../x'"),
+    "slash name": (["--trigger", "sqs:a/b"], "invalid trigger name 'a/b'"),
+    "absolute name": (["--trigger", "sqs:/tmp/x"], "invalid trigger name '/tmp/x'"),
+    "upper-case name": (["--trigger", "sqs:Orders"], "invalid trigger name"),
+    "long name": (["--trigger", "sqs:" + "a" * 21], "invalid trigger name"),
+    "empty name": (["--trigger", "sqs:"], "give a name after ':'"),
+    "duplicate name": (["--trigger", "sqs:orders", "--trigger", "s3:orders"], "already used"),
+    "same without hyphen": (["--trigger", "sqs:order-s", "--trigger", "sqs:orders"], "already"),
+    "bad project name": (["--project-name", "Bad_Name"], "invalid project name 'Bad_Name'"),
+    "traversal project": (["--project-name", "../x"], "invalid project name '../x'"),
+    "unknown runtime": (["--runtime", "python2.7"], "unknown runtime 'python2.7'"),
+    "unknown architecture": (["--architecture", "mips"], "unknown architecture 'mips'"),
+    "unknown pattern": (["--pattern", "nope"], "unknown pattern 'nope'"),
+    "planned pattern": (["--pattern", "strangler"], "not generated yet"),
+}
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUT.values(), ids=BAD_INPUT.keys())
+def test_bad_input_is_one_line_and_leaves_nothing(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = run_cli("new", str(tmp_path / "svc"), "--no-input", *args)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_destination_name_that_cannot_be_a_project_name(tmp_path: Path) -> None:
+    result = run_cli("new", str(tmp_path / "My_Service"), "--no-input")
+    assert result.returncode == 2
+    assert "pass --project-name NAME" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_terminal_and_no_trigger_names_the_flags(tmp_path: Path) -> None:
+    result = run_cli("new", str(tmp_path / "svc"))
+    assert result.returncode == 2
+    assert "--trigger" in result.stderr
+    assert "--no-input" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_non_empty_destination_is_never_touched(tmp_path: Path) -> None:
+    dest = tmp_path / "svc"
+    dest.mkdir()
+    (dest / "keep.txt").write_text("mine")
+    result = run_cli("new", str(dest), "--no-input", "--trigger", "sqs")
+    assert result.returncode == 1
+    assert "already exists and is not empty" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert [p.name for p in dest.iterdir()] == ["keep.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["svc"]
+
+
+def test_unknown_option_is_one_line(tmp_path: Path) -> None:
+    result = run_cli("new", str(tmp_path / "svc"), "--frobnicate")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "--frobnicate" in result.stderr
+
+
+def test_failing_render_leaves_no_files(tmp_path: Path) -> None:
+    """A template that breaks half-way must not leave a half-written project."""
+    template = tmp_path / "broken-template"
+    template.mkdir()
+    (template / "copier.yml").write_text("project_name: {type: str}\n")
+    (template / "ok.txt").write_text("fine\n")
+    (template / "broken.txt.jinja").write_text("{{ project_name | no_such_filter }}\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    result = run_cli(
+        "new", str(work / "nested" / "svc"), "--no-input", "-q", "--template", str(template)
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("trigger-scaffold: error: could not generate the project")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert list(work.iterdir()) == []
+
+
+def test_new_into_existing_empty_directory(tmp_path: Path) -> None:
+    dest = tmp_path / "svc"
+    dest.mkdir()
+    assert main(["new", str(dest), "--no-input", "--quiet", "--trigger", "sqs"]) == 0
+    assert (dest / "template.yaml").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["svc"]

@@ -1,0 +1,144 @@
+"""The wizard: its logic in-process through a prompt_toolkit pipe, and once in a real terminal."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+
+from trigger_scaffold import Answers, Trigger, load_catalog
+from trigger_scaffold._answers import Draft
+from trigger_scaffold._wizard import ask
+
+CATALOG = load_catalog()
+ENTER, DOWN, BACKSPACE = "\r", "\x1b[B", "\x7f"
+ENABLED = [k.id for k in CATALOG.triggers if k.available]
+
+
+def downs(options: list[str], default: str, target: str) -> str:
+    return DOWN * (options.index(target) - options.index(default))
+
+
+def run_wizard(keys: str, draft: Draft | None = None) -> Answers:
+    with create_pipe_input() as pipe:
+        pipe.send_text(keys)
+        return ask(
+            draft or Draft(),
+            CATALOG,
+            default_project_name="demo-svc",
+            io={"input": pipe, "output": DummyOutput()},
+        )
+
+
+def test_defaults_only() -> None:
+    answers = run_wizard(ENTER + ENTER + ENTER + "n" + ENTER + ENTER + ENTER)
+    assert answers == Answers("demo-svc", (Trigger("api", "api"),), "none", "python3.13", "arm64")
+
+
+def test_several_triggers_with_names_and_choices() -> None:
+    keys = (
+        ENTER  # project name: the default from DEST
+        + downs(ENABLED, "api", "sqs")
+        + ENTER  # first kind
+        + BACKSPACE * 3
+        + "orders"
+        + ENTER  # its name
+        + "y"  # another
+        + downs(ENABLED, "api", "sqs")
+        + ENTER  # sqs again
+        + BACKSPACE * 5
+        + "refunds"
+        + ENTER  # default would be sqs (free), call it refunds
+        + "y"
+        + ENTER
+        + ENTER  # api, named api
+        + "n"
+        + ENTER  # pattern none
+        + downs(list(CATALOG.runtimes), "python3.13", "python3.12")
+        + ENTER
+        + downs(list(CATALOG.architectures), "arm64", "x86_64")
+        + ENTER
+    )
+    answers = run_wizard(keys)
+    assert answers.triggers == (
+        Trigger("orders", "sqs"),
+        Trigger("refunds", "sqs"),
+        Trigger("api", "api"),
+    )
+    assert (answers.runtime, answers.architecture) == ("python3.12", "x86_64")
+
+
+def test_invalid_names_are_asked_again() -> None:
+    keys = (
+        BACKSPACE * 8
+        + "Bad_Name"
+        + ENTER  # refused, stays on the question
+        + BACKSPACE * 8
+        + "good-name"
+        + ENTER
+        + ENTER
+        + BACKSPACE * 3
+        + "../x"
+        + ENTER  # refused trigger name
+        + BACKSPACE * 4
+        + "web"
+        + ENTER
+        + "n"
+        + ENTER
+        + ENTER
+        + ENTER
+    )
+    answers = run_wizard(keys)
+    assert answers.project_name == "good-name"
+    assert answers.triggers == (Trigger("web", "api"),)
+
+
+def test_flags_skip_their_questions() -> None:
+    draft = Draft(project_name="given", triggers=(Trigger("q", "sqs"),), runtime="python3.11")
+    answers = run_wizard(ENTER + ENTER, draft)  # only pattern and architecture are asked
+    assert answers == Answers("given", (Trigger("q", "sqs"),), "none", "python3.11", "arm64")
+
+
+def test_ctrl_c_interrupts() -> None:
+    with pytest.raises(KeyboardInterrupt):
+        run_wizard("\x03")
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is required by `new`")
+def test_real_terminal_end_to_end(tmp_path: Path, scaffold_home: Path) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    dest = tmp_path / "tty-svc"
+    env = {**os.environ, "TRIGGER_SCAFFOLD_HOME": str(scaffold_home), "NO_COLOR": "1"}
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "trigger_scaffold", "new", str(dest)],
+        env=env,
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(40, 160),
+    )
+    child.expect("Project name")
+    child.send(ENTER)
+    child.expect("Which event source")
+    child.expect("kinesis")  # the whole list is drawn, with invocation types
+    child.send(downs(ENABLED, "api", "sqs") + ENTER)
+    child.expect("Trigger name")
+    child.send(BACKSPACE * 3 + "orders" + ENTER)
+    child.expect("Add another trigger")
+    child.send("n")
+    child.expect("Architecture pattern")
+    child.send(ENTER)
+    child.expect("Python runtime")
+    child.send(ENTER)
+    child.expect("Architecture")
+    child.send(ENTER)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    assert (dest / "functions" / "orders" / "app.py").is_file()
+    assert "name: orders" in (dest / ".copier-answers.yml").read_text()
