@@ -31,7 +31,7 @@ def test_version() -> None:
     assert result.stdout.strip() == f"trigger-scaffold {__version__}"
 
 
-@pytest.mark.parametrize("command", [[], ["new"], ["list"]])
+@pytest.mark.parametrize("command", [[], ["new"], ["add-trigger"], ["update"], ["list"]])
 def test_every_command_has_help(command: list[str]) -> None:
     result = run_cli(*command, "--help")
     assert result.returncode == 0

@@ -8,7 +8,7 @@ import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from trigger_scaffold import __version__
 from trigger_scaffold._answers import (
@@ -83,6 +83,28 @@ def _build_parser(catalog: Catalog) -> argparse.ArgumentParser:
     new.add_argument("--vcs-ref", metavar="REF", help="template git tag, branch or commit")
     new.add_argument("-q", "--quiet", action="store_true", help="print errors only")
 
+    add = commands.add_parser(
+        "add-trigger",
+        help="add an event source to the project (a copier update with one more trigger)",
+        description="Add a trigger's function, wiring, sample events, tests and README section "
+        "to the project in DIR, at the project's current template version. Needs a clean git "
+        "working tree; commits nothing.",
+    )
+    add.add_argument("kind", metavar="KIND", help=f"trigger kind: {kinds}")
+    add.add_argument("--name", help="trigger name (default: KIND, or KIND-2... when taken)")
+    add.add_argument("-C", dest="directory", metavar="DIR", default=".", help="project directory")
+    add.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+
+    upd = commands.add_parser(
+        "update",
+        help="merge template improvements into the project (three-way, keeps your edits)",
+        description="Take template improvements with copier's three-way merge. Needs a clean "
+        "git working tree; commits nothing; conflicts are listed and exit with code 3.",
+    )
+    upd.add_argument("-C", dest="directory", metavar="DIR", default=".", help="project directory")
+    upd.add_argument("--vcs-ref", metavar="REF", help="template git tag, branch or commit")
+    upd.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+
     listing = commands.add_parser(
         "list",
         help="list trigger kinds and patterns",
@@ -149,6 +171,47 @@ def _cmd_new(args: argparse.Namespace, catalog: Catalog, console: Console) -> in
     return 0
 
 
+def _summarise(project: Any, console: Console) -> None:
+    from trigger_scaffold._lifecycle import changes
+
+    lines = changes(project)
+    for line in lines:
+        console.hint(f"  {line}")
+    console.hint("Review with `git diff`, run the tests, then commit.")
+
+
+def _cmd_add_trigger(args: argparse.Namespace, catalog: Catalog, console: Console) -> int:
+    from trigger_scaffold._lifecycle import add_trigger, check_clean_git, find_project, plan_trigger
+
+    project = find_project(Path(args.directory))
+    trigger = plan_trigger(project, args.kind, args.name, catalog)
+    check_clean_git(project)
+    console.step(
+        f"Adding {trigger.kind} trigger '{trigger.name}' to {project.root} "
+        f"(template {project.commit})"
+    )
+    add_trigger(project, trigger, quiet=console.quiet)
+    console.ok(f"Added trigger '{trigger.name}' ({trigger.kind})")
+    _summarise(project, console)
+    return 0
+
+
+def _cmd_update(args: argparse.Namespace, catalog: Catalog, console: Console) -> int:
+    from trigger_scaffold._lifecycle import check_clean_git, find_project, update
+
+    project = find_project(Path(args.directory))
+    check_clean_git(project)
+    console.step(f"Updating {project.root} from template {project.commit}")
+    update(project, args.vcs_ref, quiet=console.quiet)
+    after = find_project(project.root)
+    if after.commit == project.commit:
+        console.ok(f"Already at the newest template ({after.commit})")
+    else:
+        console.ok(f"Updated to template {after.commit}")
+    _summarise(after, console)
+    return 0
+
+
 def _cmd_list(args: argparse.Namespace, catalog: Catalog, console: Console) -> int:
     if args.json:
         data = {
@@ -193,9 +256,13 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 2
         console = Console(quiet=getattr(args, "quiet", False))
-        if args.command == "new":
-            return _cmd_new(args, catalog, console)
-        return _cmd_list(args, catalog, console)
+        handlers = {
+            "new": _cmd_new,
+            "add-trigger": _cmd_add_trigger,
+            "update": _cmd_update,
+            "list": _cmd_list,
+        }
+        return handlers[args.command](args, catalog, console)
     except TriggerScaffoldError as error:
         console.error(str(error))
         return error.exit_code

@@ -1,0 +1,234 @@
+"""Changing an existing project: add a trigger, take template updates, surface conflicts.
+
+Both are copier updates. ``add-trigger`` changes the ``triggers`` answer and stays on the
+project's template commit (no silent upgrade); ``update`` moves to a newer template commit.
+Nothing is committed on the user's behalf, and conflicts end the command with exit code 3.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from copier import VcsRef, run_update
+from copier.errors import CopierError
+from jinja2 import TemplateError
+
+from trigger_scaffold._answers import (
+    Trigger,
+    check_kind,
+    check_trigger_name,
+    free_name,
+    name_key,
+)
+from trigger_scaffold._catalog import Catalog, parse_catalog
+from trigger_scaffold._errors import TriggerScaffoldError
+from trigger_scaffold._render import first_line
+from trigger_scaffold._template import data_home, ensure_template_repo, git
+
+ANSWERS_FILE = ".copier-answers.yml"
+_MARKER = re.compile(r"^(<{7}|>{7})( |$)", re.MULTILINE)
+
+
+class ConflictError(TriggerScaffoldError):
+    """The merge left conflicts for the user to resolve."""
+
+    exit_code = 3
+
+
+@dataclass(frozen=True)
+class Project:
+    """A generated project as recorded in its answers file."""
+
+    root: Path
+    answers: dict[str, Any]
+
+    @property
+    def triggers(self) -> tuple[Trigger, ...]:
+        """The project's triggers, in template order."""
+        return tuple(Trigger(str(t["name"]), str(t["kind"])) for t in self.answers["triggers"])
+
+    @property
+    def src_path(self) -> str:
+        """Where the project's template comes from."""
+        return str(self.answers["_src_path"])
+
+    @property
+    def commit(self) -> str:
+        """The template commit the project was last rendered from."""
+        return str(self.answers["_commit"])
+
+    @property
+    def uses_bundled_template(self) -> bool:
+        """Whether the template is this installation's mirror."""
+        return Path(self.src_path).expanduser() == data_home() / "template"
+
+
+def find_project(start: Path) -> Project:
+    """The generated project at or above ``start``, with answers that can be updated."""
+    start = start.absolute()
+    root = next((p for p in (start, *start.parents) if (p / ANSWERS_FILE).is_file()), None)
+    if root is None:
+        raise TriggerScaffoldError(
+            f"not inside a generated project: no {ANSWERS_FILE} in {start} or above "
+            "(use -C DIR to point at one)"
+        )
+    try:
+        answers = yaml.safe_load((root / ANSWERS_FILE).read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise TriggerScaffoldError(
+            f"{ANSWERS_FILE} is not valid YAML ({first_line(error)}); restore it from git"
+        ) from error
+    if not isinstance(answers, dict):
+        raise TriggerScaffoldError(f"{ANSWERS_FILE} is not a mapping; restore it from git")
+    for key in ("_src_path", "_commit"):
+        if not answers.get(key):
+            raise TriggerScaffoldError(
+                f"{ANSWERS_FILE} records no {key}, so copier cannot merge template changes "
+                "into this project; restore the file from git"
+            )
+    triggers = answers.get("triggers")
+    if not isinstance(triggers, list) or not all(
+        isinstance(t, dict) and isinstance(t.get("name"), str) and isinstance(t.get("kind"), str)
+        for t in triggers
+    ):
+        raise TriggerScaffoldError(
+            f"{ANSWERS_FILE} has no valid 'triggers' list of {{name, kind}}; restore it from git"
+        )
+    return Project(root, answers)
+
+
+def check_clean_git(project: Project) -> None:
+    """Refuse unless the project is a git work tree with nothing uncommitted."""
+    try:
+        top = git("rev-parse", "--show-toplevel", cwd=project.root).strip()
+    except TriggerScaffoldError as error:
+        raise TriggerScaffoldError(
+            f"{project.root} is not in a git repository; run "
+            "`git init && git add -A && git commit -m 'Generated project'` first"
+        ) from error
+    if not top:  # pragma: no cover - git always prints the top level
+        raise TriggerScaffoldError(f"{project.root} is not in a git repository")
+    status = git("status", "--porcelain", "--untracked-files=all", "--", ".", cwd=project.root)
+    dirty = [line[3:] for line in status.splitlines() if line.strip()]
+    if dirty:
+        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+        raise TriggerScaffoldError(
+            f"uncommitted changes in {shown}; commit them (git add -A && git commit) "
+            "or stash them (git stash -u) first"
+        )
+
+
+def template_catalog_at(project: Project) -> Catalog | None:
+    """The catalog of the project's own template commit, when its source is a local git repo."""
+    src = Path(project.src_path).expanduser()
+    if not (src / ".git").exists():
+        return None
+    try:
+        text = git("show", f"{project.commit}:templates/catalog.yml", cwd=src)
+    except TriggerScaffoldError:
+        return None
+    return parse_catalog(yaml.safe_load(text))
+
+
+def plan_trigger(project: Project, kind: str, name: str | None, current: Catalog) -> Trigger:
+    """The trigger to add, or a one-line refusal that says what to do instead."""
+    check_kind(current, kind)
+    known = template_catalog_at(project)
+    if known is not None:
+        available = {k.id for k in known.triggers if k.available}
+        if kind not in available:
+            raise TriggerScaffoldError(
+                f"this project's template version ({project.commit}) does not generate "
+                f"'{kind}' triggers yet; run `trigger-scaffold update` first"
+            )
+    taken = {t.name for t in project.triggers}
+    if name is None:
+        name = free_name(kind, taken)
+    check_trigger_name(name)
+    clash = next((t for t in project.triggers if name_key(t.name) == name_key(name)), None)
+    if clash is not None:
+        raise TriggerScaffoldError(
+            f"trigger name '{name}' is already used by the {clash.kind} trigger '{clash.name}'; "
+            f"pick another with --name (free: '{free_name(kind, taken)}')"
+        )
+    return Trigger(name, kind)
+
+
+def _run_copier_update(project: Project, data: dict[str, Any], vcs_ref: Any, quiet: bool) -> None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            run_update(
+                project.root,
+                data=data,
+                defaults=True,
+                overwrite=True,
+                quiet=quiet,
+                unsafe=False,
+                vcs_ref=vcs_ref,
+                conflict="inline",
+            )
+    except (CopierError, TemplateError, ValueError, OSError) as error:
+        raise TriggerScaffoldError(f"copier update failed: {first_line(error)}") from error
+
+
+def changes(project: Project) -> list[str]:
+    """``git status`` lines of what the last update changed."""
+    status = git("status", "--porcelain", "--untracked-files=all", "--", ".", cwd=project.root)
+    return [line for line in status.splitlines() if line.strip()]
+
+
+def conflicts(project: Project) -> list[str]:
+    """Files that need the user's hand: unmerged paths, rejected hunks, conflict markers."""
+    root = project.root
+    found: dict[str, str] = {}
+    unmerged = git("diff", "--name-only", "--diff-filter=U", "--relative", cwd=root)
+    for path in unmerged.splitlines():
+        found[path] = "merge conflict"
+    for line in changes(project):
+        path = line[3:].split(" -> ")[-1].strip('"')
+        if path.endswith(".rej"):
+            found[path] = "rejected hunk"
+            continue
+        file = root / path
+        try:
+            if file.is_file() and _MARKER.search(file.read_text(encoding="utf-8")):
+                found.setdefault(path, "conflict markers")
+        except (UnicodeDecodeError, OSError):
+            continue
+    return [f"{path} ({why})" for path, why in sorted(found.items())]
+
+
+def report_conflicts(project: Project) -> None:
+    """Raise with the list of conflicts and what to do next, if there are any."""
+    found = conflicts(project)
+    if found:
+        raise ConflictError(
+            "the merge left conflicts in "
+            + ", ".join(found)
+            + ": edit them (search for <<<<<<<), apply and delete any *.rej, run the tests, "
+            "then commit; nothing was committed"
+        )
+
+
+def add_trigger(project: Project, trigger: Trigger, quiet: bool) -> None:
+    """Render ``trigger`` into the project at its current template commit."""
+    if project.uses_bundled_template:
+        ensure_template_repo()
+    data = {"triggers": [t.as_data() for t in (*project.triggers, trigger)]}
+    _run_copier_update(project, data, VcsRef.CURRENT, quiet)
+    report_conflicts(project)
+
+
+def update(project: Project, vcs_ref: str | None, quiet: bool) -> None:
+    """Merge template changes into the project (to ``vcs_ref``, else the newest)."""
+    if project.uses_bundled_template:
+        ensure_template_repo()
+        vcs_ref = vcs_ref or "HEAD"
+    _run_copier_update(project, {}, vcs_ref, quiet)
+    report_conflicts(project)
