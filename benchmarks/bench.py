@@ -1,0 +1,247 @@
+"""How fast trigger-scaffold generates, and how lean the generated functions start.
+
+Run: ``make bench`` (or ``.venv/bin/python benchmarks/bench.py [--runs N]``). Prints medians of
+N runs, each beside the floor it is judged against, and whether each goal holds. No network:
+AWS calls made by handlers go to a closed local port and fail fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+
+from trigger_scaffold import load_catalog
+from trigger_scaffold._template import git, sync_template_repo, template_root
+
+PY = sys.executable
+KINDS = [k.id for k in load_catalog().triggers if k.available]
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@localhost",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@localhost",
+}
+RUNTIME_PACKAGES = {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six",
+                    "urllib3"}  # the Lambda Python runtime ships these
+
+
+def median_time(action: Callable[[int], None], runs: int) -> float:
+    times = []
+    for i in range(runs):
+        start = time.perf_counter()
+        action(i)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def run(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+    subprocess.run(cmd, cwd=cwd, env={**os.environ, **GIT_ENV, **(env or {})}, check=True,
+                   capture_output=True)
+
+
+def trigger_args(count: int) -> list[str]:
+    args = []
+    for i in range(count):
+        kind = KINDS[i % len(KINDS)]
+        args += ["--trigger", f"{kind}:{kind}-{i}" if i >= len(KINDS) else kind]
+    return args
+
+
+def verdict(ok: bool) -> str:
+    return "MET" if ok else "NOT MET"
+
+
+def bench_generation(work: Path, runs: int) -> list[str]:
+    lines = ["== Generation (median wall time, fresh process each run) =="]
+    floor_tpl = work / "floor-template"
+    floor_tpl.mkdir()
+    (floor_tpl / "copier.yml").write_text("name: {type: str, default: x}\n")
+    (floor_tpl / "README.md.jinja").write_text("# {{ name }}\n")
+    git("init", "--quiet", cwd=floor_tpl)
+    git("add", "-A", cwd=floor_tpl)
+    git("commit", "--quiet", "-m", "floor", cwd=floor_tpl, env=GIT_ENV)
+    copier = str(Path(PY).parent / "copier")
+    floor = median_time(lambda i: run([copier, "copy", "--quiet", "--defaults", "--vcs-ref",
+                                       "HEAD", str(floor_tpl), str(work / f"floor-{i}")]), runs)
+    lines.append(f"copier floor (one-file template): {floor:.2f} s")
+    cli = [PY, "-m", "trigger_scaffold"]
+    home = {"TRIGGER_SCAFFOLD_HOME": str(work / "home")}
+    run([*cli, "list"], env=home)
+    run([*cli, "new", str(work / "warm"), "--no-input", "-q"], env=home)  # mirror exists
+    results: dict[str, float] = {}
+    for count in (1, 5, 25):
+        results[f"new-{count}"] = median_time(
+            lambda i, c=count: run([*cli, "new", str(work / f"new{c}-{i}"), "--no-input", "-q",
+                                    *trigger_args(c)], env=home), runs)
+    for count in (1, 10):
+        projects = []
+        for i in range(runs):
+            dest = work / f"life{count}-{i}"
+            run([*cli, "new", str(dest), "--no-input", "-q", *trigger_args(count)], env=home)
+            run(["git", "add", "-A"], cwd=dest)
+            run(["git", "commit", "-qm", "init"], cwd=dest)
+            projects.append(dest)
+        results[f"add-trigger-{count}"] = median_time(
+            lambda i, p=projects: run([*cli, "add-trigger", "sqs", "--name", "bench", "-q",
+                                       "-C", str(p[i])], env=home), runs)
+        for p in projects:
+            run(["git", "add", "-A"], cwd=p)
+            run(["git", "commit", "-qm", "added"], cwd=p)
+        results[f"update-{count}"] = median_time(
+            lambda i, p=projects: run([*cli, "update", "-q", "-C", str(p[i])], env=home), runs)
+    for name, seconds in results.items():
+        lines.append(f"{name:<16} {seconds:6.2f} s   {seconds / floor:5.2f} x floor")
+    lines.append("Goals:")
+    ratio_1 = results["new-1"] / floor
+    lines.append(f"  new with 1 trigger <= 1.5 x floor: {ratio_1:.2f} x -> {verdict(ratio_1 <= 1.5)}")
+    ratio_25 = results["new-25"] / results["new-1"]
+    lines.append(f"  new 25 triggers <= 2 x new 1: {ratio_25:.2f} x -> {verdict(ratio_25 <= 2)}")
+    ratio_add = results["add-trigger-1"] / floor
+    lines.append(f"  add-trigger <= 3 x floor: {ratio_add:.2f} x (1 trigger), "
+                 f"{results['add-trigger-10'] / floor:.2f} x (10) -> "
+                 f"{verdict(max(ratio_add, results['add-trigger-10'] / floor) <= 3)}")
+    return lines
+
+
+COLD_START = """
+import json, os, sys, importlib.util, time
+start = time.perf_counter()
+spec = importlib.util.spec_from_file_location("app", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+class Context:
+    function_name = "bench"; function_version = "$LATEST"; memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    aws_request_id = "bench"; log_group_name = "/aws/lambda/bench"; log_stream_name = "bench"
+    def get_remaining_time_in_millis(self): return 30000
+event = json.load(open(sys.argv[2]))
+try:
+    module.lambda_handler(event, Context())
+except Exception:
+    pass  # an AWS call to the closed port fails; the import and the invocation ran
+"""
+FLOOR = "import json, boto3"
+
+
+def _sandbox_env() -> dict[str, str]:
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_MAX_ATTEMPTS": "1",
+        "AWS_RETRY_MODE": "standard",
+        "POWERTOOLS_SERVICE_NAME": "bench",
+        "AWS_LAMBDA_LOG_LEVEL": "ERROR",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+    }
+
+
+def _time_python(args: list[str], runs: int) -> float:
+    env = _sandbox_env()
+    return median_time(lambda _: subprocess.run([PY, *args], env=env, check=True,
+                                                capture_output=True), runs)
+
+
+def _top_imports(args: list[str], top: int = 4) -> str:
+    result = subprocess.run([PY, "-X", "importtime", *args], env=_sandbox_env(),
+                            capture_output=True, text=True, check=True)
+    costs: dict[str, int] = {}
+    for line in result.stderr.splitlines():
+        m = re.match(r"import time:\s+\d+ \|\s+(\d+) \|( *)(\S+)", line)
+        if m and len(m.group(2)) <= 1:  # top-level imports only
+            costs[m.group(3)] = max(costs.get(m.group(3), 0), int(m.group(1)))
+    ranked = sorted(costs.items(), key=lambda kv: -kv[1])[:top]
+    return ", ".join(f"{name} {us / 1000:.0f} ms" for name, us in ranked)
+
+
+def _dist_size(name: str, seen: set[str]) -> int:
+    key = name.lower().replace("_", "-")
+    if key in seen or key in RUNTIME_PACKAGES:
+        return 0
+    seen.add(key)
+    dist = metadata.distribution(name)
+    total = sum((f.size or 0) for f in dist.files or [])
+    for req in dist.requires or []:
+        if "extra ==" in req:
+            continue
+        dep = re.split(r"[ ;<>=!~\[]", req, maxsplit=1)[0]
+        total += _dist_size(dep, seen)
+    return total
+
+
+def package_size(function_dir: Path) -> int:
+    total = sum(p.stat().st_size for p in function_dir.rglob("*") if p.is_file())
+    seen: set[str] = set()
+    for line in (function_dir / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            total += _dist_size(re.split(r"[ ;<>=!~\[]", line, maxsplit=1)[0], seen)
+    return total
+
+
+def bench_functions(work: Path, runs: int) -> list[str]:
+    lines = ["== Generated functions: cold start (fresh interpreter) and package size =="]
+    project = work / "all-kinds"
+    run([PY, "-m", "trigger_scaffold", "new", str(project), "--no-input", "-q",
+         *trigger_args(len(KINDS))], env={"TRIGGER_SCAFFOLD_HOME": str(work / "home")})
+    floor = _time_python(["-c", FLOOR], runs)
+    lines.append(f"floor (python -c '{FLOOR}'): {floor * 1000:.0f} ms")
+    script = work / "cold_start.py"
+    script.write_text(COLD_START)
+    catalog = load_catalog()
+    worst = 0.0
+    for kind in KINDS:
+        app = project / "functions" / kind / "app.py"
+        event = project / "events" / f"{kind}-{catalog.trigger(kind).events[0]}.json"
+        seconds = _time_python([str(script), str(app), str(event)], runs)
+        worst = max(worst, seconds / floor)
+        size = package_size(project / "functions" / kind)
+        lines.append(f"{kind:<12} {seconds * 1000:5.0f} ms  {seconds / floor:4.2f} x floor  "
+                     f"package {size / 1e6:5.2f} MB  top imports: "
+                     f"{_top_imports([str(script), str(app), str(event)])}")
+    lines.append(f"Goal: cold start <= 1.5 x floor for every kind: worst {worst:.2f} x -> "
+                 f"{verdict(worst <= 1.5)}")
+    requirements = {
+        (project / "functions" / k / "requirements.txt").read_text() for k in KINDS
+    }
+    packaged = sorted({line.split("==")[0] for text in requirements
+                       for line in text.splitlines() if line and not line.startswith("#")})
+    lines.append(f"Goal: nothing packaged the handler does not need (boto3 comes with the "
+                 f"runtime): packaged {packaged} -> "
+                 f"{verdict(not RUNTIME_PACKAGES & set(packaged))}")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure (median)")
+    parser.add_argument("--only", choices=["generation", "functions"], help="one part only")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="ts-bench-"))
+    try:
+        print(f"trigger-scaffold benchmarks: {args.runs} runs each, python {sys.version.split()[0]}"
+              f", {os.cpu_count()} cores")
+        if args.only in (None, "generation"):
+            print("\n".join(bench_generation(work, args.runs)))
+        if args.only in (None, "functions"):
+            print("\n".join(bench_functions(work, args.runs)))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
