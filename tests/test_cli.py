@@ -87,6 +87,7 @@ BAD_INPUT = {
     "same without hyphen": (["--trigger", "sqs:order-s", "--trigger", "sqs:orders"], "already"),
     "bad project name": (["--project-name", "Bad_Name"], "invalid project name 'Bad_Name'"),
     "traversal project": (["--project-name", "../x"], "invalid project name '../x'"),
+    "reserved prefix": (["--project-name", "sthree-svc"], "S3 reserves bucket names"),
     "unknown runtime": (["--runtime", "python2.7"], "unknown runtime 'python2.7'"),
     "unknown architecture": (["--architecture", "mips"], "unknown architecture 'mips'"),
     "unknown pattern": (["--pattern", "nope"], "unknown pattern 'nope'"),

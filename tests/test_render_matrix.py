@@ -56,7 +56,7 @@ def test_issue_combination(new_project: Callable[..., Path]) -> None:
 
 
 def test_every_kind_twice_in_one_project(new_project: Callable[..., Path]) -> None:
-    args = [arg for kind in KINDS for arg in ("--trigger", kind, "--trigger", f"{kind}-b")]
+    args = [arg for kind in KINDS for arg in ("--trigger", kind, "--trigger", f"{kind}:{kind}-b")]
     _assert_gates(new_project(*args))
 
 

@@ -58,10 +58,20 @@ def _slug_ok(pattern: re.Pattern[str], value: str) -> bool:
     return bool(pattern.fullmatch(value)) and "--" not in value
 
 
+# DOCS https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+# Bucket names start with the project name, and S3 reserves these prefixes.
+RESERVED_PREFIXES = ("sthree", "amzn-s3-demo")
+
+
 def check_project_name(name: str) -> str:
     """Return ``name`` if it can name a project, else raise a one-line error."""
     if not _slug_ok(PROJECT_NAME_RE, name):
         raise TriggerScaffoldError(f"invalid project name '{name}': {PROJECT_NAME_RULE}")
+    if any(name == p or name.startswith(f"{p}-") for p in RESERVED_PREFIXES):
+        raise TriggerScaffoldError(
+            f"invalid project name '{name}': S3 reserves bucket names starting with "
+            + " or ".join(f"'{p}-'" for p in RESERVED_PREFIXES)
+        )
     return name
 
 
