@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 DEST ?= my-service
 
-.PHONY: setup wizard test test-fast docs clean
+.PHONY: setup wizard test test-fast docs bench clean
 
 $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
@@ -31,3 +31,6 @@ clean:
 
 docs: setup  ## regenerate the catalog tables in README.md
 	$(BIN)/python -m trigger_scaffold._docs README.md
+
+bench: setup  ## generation speed and generated-function cold start figures
+	$(BIN)/python benchmarks/bench.py

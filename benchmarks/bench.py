@@ -8,7 +8,6 @@ AWS calls made by handlers go to a closed local port and fail fast.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -22,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 
 from trigger_scaffold import load_catalog
-from trigger_scaffold._template import git, sync_template_repo, template_root
+from trigger_scaffold._template import git
 
 PY = sys.executable
 KINDS = [k.id for k in load_catalog().triggers if k.available]
@@ -32,8 +31,15 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "bench",
     "GIT_COMMITTER_EMAIL": "bench@localhost",
 }
-RUNTIME_PACKAGES = {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six",
-                    "urllib3"}  # the Lambda Python runtime ships these
+RUNTIME_PACKAGES = {
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "python-dateutil",
+    "six",
+    "urllib3",
+}  # the Lambda Python runtime ships these
 
 
 def median_time(action: Callable[[int], None], runs: int) -> float:
@@ -46,8 +52,9 @@ def median_time(action: Callable[[int], None], runs: int) -> float:
 
 
 def run(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
-    subprocess.run(cmd, cwd=cwd, env={**os.environ, **GIT_ENV, **(env or {})}, check=True,
-                   capture_output=True)
+    subprocess.run(
+        cmd, cwd=cwd, env={**os.environ, **GIT_ENV, **(env or {})}, check=True, capture_output=True
+    )
 
 
 def trigger_args(count: int) -> list[str]:
@@ -72,8 +79,21 @@ def bench_generation(work: Path, runs: int) -> list[str]:
     git("add", "-A", cwd=floor_tpl)
     git("commit", "--quiet", "-m", "floor", cwd=floor_tpl, env=GIT_ENV)
     copier = str(Path(PY).parent / "copier")
-    floor = median_time(lambda i: run([copier, "copy", "--quiet", "--defaults", "--vcs-ref",
-                                       "HEAD", str(floor_tpl), str(work / f"floor-{i}")]), runs)
+    floor = median_time(
+        lambda i: run(
+            [
+                copier,
+                "copy",
+                "--quiet",
+                "--defaults",
+                "--vcs-ref",
+                "HEAD",
+                str(floor_tpl),
+                str(work / f"floor-{i}"),
+            ]
+        ),
+        runs,
+    )
     lines.append(f"copier floor (one-file template): {floor:.2f} s")
     cli = [PY, "-m", "trigger_scaffold"]
     home = {"TRIGGER_SCAFFOLD_HOME": str(work / "home")}
@@ -82,8 +102,12 @@ def bench_generation(work: Path, runs: int) -> list[str]:
     results: dict[str, float] = {}
     for count in (1, 5, 25):
         results[f"new-{count}"] = median_time(
-            lambda i, c=count: run([*cli, "new", str(work / f"new{c}-{i}"), "--no-input", "-q",
-                                    *trigger_args(c)], env=home), runs)
+            lambda i, c=count: run(
+                [*cli, "new", str(work / f"new{c}-{i}"), "--no-input", "-q", *trigger_args(c)],
+                env=home,
+            ),
+            runs,
+        )
     for count in (1, 10):
         projects = []
         for i in range(runs):
@@ -93,24 +117,32 @@ def bench_generation(work: Path, runs: int) -> list[str]:
             run(["git", "commit", "-qm", "init"], cwd=dest)
             projects.append(dest)
         results[f"add-trigger-{count}"] = median_time(
-            lambda i, p=projects: run([*cli, "add-trigger", "sqs", "--name", "bench", "-q",
-                                       "-C", str(p[i])], env=home), runs)
+            lambda i, p=projects: run(
+                [*cli, "add-trigger", "sqs", "--name", "bench", "-q", "-C", str(p[i])], env=home
+            ),
+            runs,
+        )
         for p in projects:
             run(["git", "add", "-A"], cwd=p)
             run(["git", "commit", "-qm", "added"], cwd=p)
         results[f"update-{count}"] = median_time(
-            lambda i, p=projects: run([*cli, "update", "-q", "-C", str(p[i])], env=home), runs)
+            lambda i, p=projects: run([*cli, "update", "-q", "-C", str(p[i])], env=home), runs
+        )
     for name, seconds in results.items():
         lines.append(f"{name:<16} {seconds:6.2f} s   {seconds / floor:5.2f} x floor")
     lines.append("Goals:")
     ratio_1 = results["new-1"] / floor
-    lines.append(f"  new with 1 trigger <= 1.5 x floor: {ratio_1:.2f} x -> {verdict(ratio_1 <= 1.5)}")
+    lines.append(
+        f"  new with 1 trigger <= 1.5 x floor: {ratio_1:.2f} x -> {verdict(ratio_1 <= 1.5)}"
+    )
     ratio_25 = results["new-25"] / results["new-1"]
     lines.append(f"  new 25 triggers <= 2 x new 1: {ratio_25:.2f} x -> {verdict(ratio_25 <= 2)}")
     ratio_add = results["add-trigger-1"] / floor
-    lines.append(f"  add-trigger <= 3 x floor: {ratio_add:.2f} x (1 trigger), "
-                 f"{results['add-trigger-10'] / floor:.2f} x (10) -> "
-                 f"{verdict(max(ratio_add, results['add-trigger-10'] / floor) <= 3)}")
+    lines.append(
+        f"  add-trigger <= 3 x floor: {ratio_add:.2f} x (1 trigger), "
+        f"{results['add-trigger-10'] / floor:.2f} x (10) -> "
+        f"{verdict(max(ratio_add, results['add-trigger-10'] / floor) <= 3)}"
+    )
     return lines
 
 
@@ -151,13 +183,19 @@ def _sandbox_env() -> dict[str, str]:
 
 def _time_python(args: list[str], runs: int) -> float:
     env = _sandbox_env()
-    return median_time(lambda _: subprocess.run([PY, *args], env=env, check=True,
-                                                capture_output=True), runs)
+    return median_time(
+        lambda _: subprocess.run([PY, *args], env=env, check=True, capture_output=True), runs
+    )
 
 
 def _top_imports(args: list[str], top: int = 4) -> str:
-    result = subprocess.run([PY, "-X", "importtime", *args], env=_sandbox_env(),
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [PY, "-X", "importtime", *args],
+        env=_sandbox_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     costs: dict[str, int] = {}
     for line in result.stderr.splitlines():
         m = re.match(r"import time:\s+\d+ \|\s+(\d+) \|( *)(\S+)", line)
@@ -195,8 +233,19 @@ def package_size(function_dir: Path) -> int:
 def bench_functions(work: Path, runs: int) -> list[str]:
     lines = ["== Generated functions: cold start (fresh interpreter) and package size =="]
     project = work / "all-kinds"
-    run([PY, "-m", "trigger_scaffold", "new", str(project), "--no-input", "-q",
-         *trigger_args(len(KINDS))], env={"TRIGGER_SCAFFOLD_HOME": str(work / "home")})
+    run(
+        [
+            PY,
+            "-m",
+            "trigger_scaffold",
+            "new",
+            str(project),
+            "--no-input",
+            "-q",
+            *trigger_args(len(KINDS)),
+        ],
+        env={"TRIGGER_SCAFFOLD_HOME": str(work / "home")},
+    )
     floor = _time_python(["-c", FLOOR], runs)
     lines.append(f"floor (python -c '{FLOOR}'): {floor * 1000:.0f} ms")
     script = work / "cold_start.py"
@@ -209,19 +258,29 @@ def bench_functions(work: Path, runs: int) -> list[str]:
         seconds = _time_python([str(script), str(app), str(event)], runs)
         worst = max(worst, seconds / floor)
         size = package_size(project / "functions" / kind)
-        lines.append(f"{kind:<12} {seconds * 1000:5.0f} ms  {seconds / floor:4.2f} x floor  "
-                     f"package {size / 1e6:5.2f} MB  top imports: "
-                     f"{_top_imports([str(script), str(app), str(event)])}")
-    lines.append(f"Goal: cold start <= 1.5 x floor for every kind: worst {worst:.2f} x -> "
-                 f"{verdict(worst <= 1.5)}")
-    requirements = {
-        (project / "functions" / k / "requirements.txt").read_text() for k in KINDS
-    }
-    packaged = sorted({line.split("==")[0] for text in requirements
-                       for line in text.splitlines() if line and not line.startswith("#")})
-    lines.append(f"Goal: nothing packaged the handler does not need (boto3 comes with the "
-                 f"runtime): packaged {packaged} -> "
-                 f"{verdict(not RUNTIME_PACKAGES & set(packaged))}")
+        lines.append(
+            f"{kind:<12} {seconds * 1000:5.0f} ms  {seconds / floor:4.2f} x floor  "
+            f"package {size / 1e6:5.2f} MB  top imports: "
+            f"{_top_imports([str(script), str(app), str(event)])}"
+        )
+    lines.append(
+        f"Goal: cold start <= 1.5 x floor for every kind: worst {worst:.2f} x -> "
+        f"{verdict(worst <= 1.5)}"
+    )
+    requirements = {(project / "functions" / k / "requirements.txt").read_text() for k in KINDS}
+    packaged = sorted(
+        {
+            line.split("==")[0]
+            for text in requirements
+            for line in text.splitlines()
+            if line and not line.startswith("#")
+        }
+    )
+    lines.append(
+        f"Goal: nothing packaged the handler does not need (boto3 comes with the "
+        f"runtime): packaged {packaged} -> "
+        f"{verdict(not RUNTIME_PACKAGES & set(packaged))}"
+    )
     return lines
 
 
@@ -232,8 +291,10 @@ def main() -> int:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ts-bench-"))
     try:
-        print(f"trigger-scaffold benchmarks: {args.runs} runs each, python {sys.version.split()[0]}"
-              f", {os.cpu_count()} cores")
+        print(
+            f"trigger-scaffold benchmarks: {args.runs} runs each, python {sys.version.split()[0]}"
+            f", {os.cpu_count()} cores"
+        )
         if args.only in (None, "generation"):
             print("\n".join(bench_generation(work, args.runs)))
         if args.only in (None, "functions"):
