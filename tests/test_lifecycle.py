@@ -231,6 +231,23 @@ def test_update_of_an_unedited_project_equals_a_fresh_copy(
     ]
 
 
+def test_plain_copier_update_does_the_same(tmp_path: Path, template_v1: Path) -> None:
+    project = new_from(template_v1, tmp_path)
+    edit_like_a_user(project, "orders")
+    release_v2(template_v1)
+    copier = Path(sys.executable).parent / "copier"
+    result = subprocess.run(
+        [str(copier), "update", "--defaults", "--quiet"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "MemorySize: 512" in (project / "template.yaml").read_text()
+    assert_user_edits_intact(project, "orders")
+
+
 def test_conflict_is_reported_and_never_committed(tmp_path: Path, template_v1: Path) -> None:
     project = new_from(template_v1, tmp_path)
     template = project / "template.yaml"

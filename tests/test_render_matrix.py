@@ -95,3 +95,55 @@ def test_sample_events_satisfy_powertools_models(new_project: Callable[..., Path
                 parse(event=event, model=getattr(models, item.parser_model))
                 checked += 1
     assert checked >= len([k for k in KINDS if catalog.trigger(k).parser_model])
+
+
+def test_generated_imports_are_covered_by_requirements(new_project: Callable[..., Path]) -> None:
+    """Handlers and tests import only what requirements-dev.txt installs, at our pinned versions."""
+    import ast
+    import re
+    import sys
+    from importlib import metadata
+
+    project = new_project(*[arg for kind in KINDS for arg in ("--trigger", kind)])
+    pins = {}
+    for line in (project / "requirements-dev.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, version = re.fullmatch(r"([\w-]+)(?:\[[\w,-]+\])?==([\w.]+)", line).groups()
+            pins[name.lower()] = version
+    for name, version in pins.items():
+        assert metadata.version(name) == version, f"{name}: repo env differs from the pin"
+
+    def closure(names: set[str]) -> set[str]:
+        seen: set[str] = set()
+        todo = list(names)
+        while todo:
+            dist = todo.pop().lower().replace("_", "-")
+            if dist in seen:
+                continue
+            try:
+                requires = metadata.requires(dist) or []
+            except metadata.PackageNotFoundError:  # excluded by an environment marker
+                continue
+            seen.add(dist)
+            for req in requires:
+                if "extra ==" not in req:
+                    todo.append(re.split(r"[ ;<>=!~\[(]", req, maxsplit=1)[0])
+        return seen
+
+    installable = closure(set(pins))
+    module_dists = metadata.packages_distributions()
+    local = {"conftest"}
+    for path in [*project.glob("functions/*/app.py"), *project.glob("tests/**/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top in local:
+                    continue
+                dists = {d.lower().replace("_", "-") for d in module_dists.get(top, [])}
+                assert dists & installable, f"{path.name} imports {top}, not installed by pins"

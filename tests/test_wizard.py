@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prompt_toolkit.input import create_pipe_input
@@ -13,7 +14,7 @@ from prompt_toolkit.output import DummyOutput
 
 from trigger_scaffold import Answers, Trigger, load_catalog
 from trigger_scaffold._answers import Draft
-from trigger_scaffold._wizard import ask
+from trigger_scaffold._wizard import ask, ask_trigger_name
 
 CATALOG = load_catalog()
 ENTER, DOWN, BACKSPACE = "\r", "\x1b[B", "\x7f"
@@ -104,6 +105,21 @@ def test_flags_skip_their_questions() -> None:
     assert answers == Answers("given", (Trigger("q", "sqs"),), "none", "python3.11", "arm64")
 
 
+def test_add_trigger_name_question_offers_a_free_name() -> None:
+    with create_pipe_input() as pipe:
+        pipe.send_text(ENTER)
+        name = ask_trigger_name(
+            "sqs", {"sqs", "orders"}, io={"input": pipe, "output": DummyOutput()}
+        )
+    assert name == "sqs-2"
+    with create_pipe_input() as pipe:
+        pipe.send_text(BACKSPACE * 5 + "orders" + ENTER + BACKSPACE * 6 + "refunds" + ENTER)
+        name = ask_trigger_name(
+            "sqs", {"sqs", "orders"}, io={"input": pipe, "output": DummyOutput()}
+        )
+    assert name == "refunds"
+
+
 def test_ctrl_c_interrupts() -> None:
     with pytest.raises(KeyboardInterrupt):
         run_wizard("\x03")
@@ -142,3 +158,29 @@ def test_real_terminal_end_to_end(tmp_path: Path, scaffold_home: Path) -> None:
     assert child.exitstatus == 0, child.before
     assert (dest / "functions" / "orders" / "app.py").is_file()
     assert "name: orders" in (dest / ".copier-answers.yml").read_text()
+
+
+def test_real_terminal_add_trigger_asks_the_name(
+    tmp_path: Path, scaffold_home: Path, new_project: Any
+) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    from trigger_scaffold._template import git
+
+    project = new_project("--trigger", "sqs")
+    git("add", "--all", cwd=project)
+    git("commit", "--quiet", "--message", "Generated", cwd=project)
+    env = {**os.environ, "TRIGGER_SCAFFOLD_HOME": str(scaffold_home), "NO_COLOR": "1"}
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "trigger_scaffold", "add-trigger", "sqs", "-q"],
+        cwd=str(project),
+        env=env,
+        encoding="utf-8",
+        timeout=60,
+    )
+    child.expect("Trigger name")
+    child.send(ENTER)  # the offered free name
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    assert (project / "functions" / "sqs-2" / "app.py").is_file()

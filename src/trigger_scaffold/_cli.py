@@ -184,7 +184,13 @@ def _cmd_add_trigger(args: argparse.Namespace, catalog: Catalog, console: Consol
     from trigger_scaffold._lifecycle import add_trigger, check_clean_git, find_project, plan_trigger
 
     project = find_project(Path(args.directory))
-    trigger = plan_trigger(project, args.kind, args.name, catalog)
+    name = args.name
+    if name is None and _interactive():
+        from trigger_scaffold._wizard import ask_trigger_name
+
+        plan_trigger(project, args.kind, None, catalog)  # refuse a bad kind before asking
+        name = ask_trigger_name(args.kind, {t.name for t in project.triggers})
+    trigger = plan_trigger(project, args.kind, name, catalog)
     check_clean_git(project)
     console.step(
         f"Adding {trigger.kind} trigger '{trigger.name}' to {project.root} "

@@ -66,6 +66,20 @@ class _Asker:
         return answer
 
 
+def _ask_name(asker: _Asker, kind: str, taken: set[str]) -> str:
+    def check_name(name: str) -> None:
+        check_trigger_name(name)
+        if name_key(name) in {name_key(n) for n in taken}:
+            raise TriggerScaffoldError(f"'{name}' is already used by another trigger")
+
+    return asker.text("Trigger name", free_name(kind, taken), check_name)
+
+
+def ask_trigger_name(kind: str, taken: set[str], io: dict[str, Any] | None = None) -> str:
+    """Ask for the name of a trigger added to a project that already uses ``taken``."""
+    return _ask_name(_Asker(io or {}), kind, taken)
+
+
 def _ask_triggers(asker: _Asker, catalog: Catalog) -> tuple[Trigger, ...]:
     triggers: list[Trigger] = []
     choices = [kind_choice(kind) for kind in catalog.triggers]
@@ -74,14 +88,7 @@ def _ask_triggers(asker: _Asker, catalog: Catalog) -> tuple[Trigger, ...]:
         if triggers:
             prompt = "Which event source triggers the next function?"
         kind = asker.select(prompt, choices, default=catalog.defaults.trigger)
-        taken = {t.name for t in triggers}
-
-        def check_name(name: str, taken: set[str] = taken) -> None:
-            check_trigger_name(name)
-            if name_key(name) in {name_key(n) for n in taken}:
-                raise TriggerScaffoldError(f"'{name}' is already used by another trigger")
-
-        name = asker.text("Trigger name", free_name(kind, taken), check_name)
+        name = _ask_name(asker, kind, {t.name for t in triggers})
         triggers.append(Trigger(name, kind))
         if not asker.confirm("Add another trigger?", default=False):
             return tuple(triggers)
