@@ -97,8 +97,9 @@ def test_available_kind_is_complete(kind: object) -> None:
     assert kind.events, f"{kind.id} lists no sample events"
     for stem in kind.events:
         assert (folder / "events" / f"{stem}.json").is_file(), f"{kind.id} lacks events/{stem}.json"
-    if kind.parser_model is not None:
-        assert hasattr(models, kind.parser_model), f"{kind.parser_model} is no Powertools model"
+    for stem, model in kind.parser_models:
+        assert stem in kind.events, f"{kind.id}: parser model for unknown event {stem}"
+        assert hasattr(models, model), f"{model} is no Powertools parser model"
 
 
 def test_kind_folders_belong_to_available_kinds() -> None:

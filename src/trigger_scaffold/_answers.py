@@ -66,10 +66,10 @@ RESERVED_PREFIXES = ("sthree", "amzn-s3-demo")
 def check_project_name(name: str) -> str:
     """Return ``name`` if it can name a project, else raise a one-line error."""
     if not _slug_ok(PROJECT_NAME_RE, name):
-        raise TriggerScaffoldError(f"invalid project name '{name}': {PROJECT_NAME_RULE}")
+        raise TriggerScaffoldError(f"invalid project name {name!r}: {PROJECT_NAME_RULE}")
     if any(name == p or name.startswith(f"{p}-") for p in RESERVED_PREFIXES):
         raise TriggerScaffoldError(
-            f"invalid project name '{name}': S3 reserves bucket names starting with "
+            f"invalid project name {name!r}: S3 reserves bucket names starting with "
             + " or ".join(f"'{p}-'" for p in RESERVED_PREFIXES)
         )
     return name
@@ -78,7 +78,7 @@ def check_project_name(name: str) -> str:
 def check_trigger_name(name: str) -> str:
     """Return ``name`` if it can name a trigger, else raise a one-line error."""
     if not _slug_ok(TRIGGER_NAME_RE, name):
-        raise TriggerScaffoldError(f"invalid trigger name '{name}': {TRIGGER_NAME_RULE}")
+        raise TriggerScaffoldError(f"invalid trigger name {name!r}: {TRIGGER_NAME_RULE}")
     return name
 
 
@@ -86,11 +86,11 @@ def check_kind(catalog: Catalog, kind: str) -> str:
     """Return ``kind`` if this template version generates it, else explain why not."""
     item = catalog.trigger(kind)
     if item.status == "retired":
-        raise TriggerScaffoldError(item.notice or f"trigger kind '{kind}' was retired by AWS")
+        raise TriggerScaffoldError(item.notice or f"trigger kind {kind!r} was retired by AWS")
     if not item.available:
         ready = ", ".join(t.id for t in catalog.triggers if t.available)
         raise TriggerScaffoldError(
-            f"trigger kind '{kind}' is in the catalog but not generated yet; available now: {ready}"
+            f"trigger kind {kind!r} is in the catalog but not generated yet; available now: {ready}"
         )
     return kind
 
@@ -113,7 +113,7 @@ def parse_trigger_spec(spec: str, taken: set[str]) -> tuple[str, str]:
     """Split ``KIND[:NAME]``; the name defaults to a free one derived from the kind."""
     kind, sep, name = spec.partition(":")
     if sep and not name:
-        raise TriggerScaffoldError(f"--trigger '{spec}': give a name after ':' or leave out ':'")
+        raise TriggerScaffoldError(f"--trigger {spec!r}: give a name after ':' or leave out ':'")
     return kind, (name if sep else free_name(kind, taken))
 
 
@@ -125,7 +125,7 @@ def validate(answers: Answers, catalog: Catalog) -> Answers:
     pattern = catalog.pattern(answers.pattern)
     if not pattern.available:
         raise TriggerScaffoldError(
-            f"pattern '{pattern.id}' is in the catalog but not generated yet; available now: "
+            f"pattern {pattern.id!r} is in the catalog but not generated yet; available now: "
             + ", ".join(p.id for p in catalog.patterns if p.available)
         )
     seen: dict[str, str] = {}
@@ -134,22 +134,22 @@ def validate(answers: Answers, catalog: Catalog) -> Answers:
         check_trigger_name(trigger.name)
         if name_key(trigger.name) in seen:
             raise TriggerScaffoldError(
-                f"trigger name '{trigger.name}' is already used by '{seen[name_key(trigger.name)]}'"
+                f"trigger name {trigger.name!r} is already used by '{seen[name_key(trigger.name)]}'"
                 "; give each trigger its own name with --trigger KIND:NAME"
             )
         seen[name_key(trigger.name)] = trigger.name
         if not pattern.accepts(trigger.kind):
             raise TriggerScaffoldError(
-                f"pattern '{pattern.id}' does not take a '{trigger.kind}' trigger; it fits: "
+                f"pattern {pattern.id!r} does not take a {trigger.kind!r} trigger; it fits: "
                 + ", ".join(pattern.entry_triggers or ())
             )
     if answers.runtime not in catalog.runtimes:
         raise TriggerScaffoldError(
-            f"unknown runtime '{answers.runtime}'; choose one of: {', '.join(catalog.runtimes)}"
+            f"unknown runtime {answers.runtime!r}; choose one of: {', '.join(catalog.runtimes)}"
         )
     if answers.architecture not in catalog.architectures:
         raise TriggerScaffoldError(
-            f"unknown architecture '{answers.architecture}'; choose one of: "
+            f"unknown architecture {answers.architecture!r}; choose one of: "
             + ", ".join(catalog.architectures)
         )
     return answers
@@ -170,12 +170,17 @@ class Draft:
         defaults = catalog.defaults
         triggers = self.triggers or (Trigger(defaults.trigger, defaults.trigger),)
         return Answers(
-            project_name=self.project_name or default_project_name,
+            project_name=_given(self.project_name, default_project_name),
             triggers=triggers,
-            pattern=self.pattern or defaults.pattern,
-            runtime=self.runtime or defaults.runtime,
-            architecture=self.architecture or defaults.architecture,
+            pattern=_given(self.pattern, defaults.pattern),
+            runtime=_given(self.runtime, defaults.runtime),
+            architecture=_given(self.architecture, defaults.architecture),
         )
+
+
+def _given(value: str | None, default: str) -> str:
+    """A command-line answer, even an empty (so invalid) one, beats the default."""
+    return default if value is None else value
 
 
 def triggers_from_specs(specs: list[str], catalog: Catalog) -> tuple[Trigger, ...]:

@@ -28,7 +28,7 @@ class TriggerKind:
     wiring: str
     status: Status
     events: tuple[str, ...] = ()
-    parser_model: str | None = None
+    parser_models: tuple[tuple[str, str], ...] = ()
     moto_extras: tuple[str, ...] = ()
     closed_to_new_customers: bool = False
     notice: str | None = None
@@ -37,6 +37,10 @@ class TriggerKind:
     def available(self) -> bool:
         """Whether this template version generates the kind."""
         return self.status == "available"
+
+    def model_for(self, stem: str) -> str | None:
+        """The Powertools parser model that the sample event ``stem`` must satisfy, if any."""
+        return dict(self.parser_models).get(stem)
 
 
 @dataclass(frozen=True)
@@ -100,11 +104,14 @@ class Catalog:
 
 def _unknown(what: str, value: str, known: list[str]) -> str:
     close = difflib.get_close_matches(value, known, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"unknown {what} '{value}'{hint}; choose one of: {', '.join(known)}"
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown {what} {value!r}{hint}; choose one of: {', '.join(known)}"
 
 
 def _trigger(kind: str, data: dict[str, Any]) -> TriggerKind:
+    events = tuple(data.get("events", ()))
+    model = data.get("parser_model")
+    models = model if isinstance(model, dict) else dict.fromkeys(events, model) if model else {}
     return TriggerKind(
         id=kind,
         label=data["label"],
@@ -112,8 +119,8 @@ def _trigger(kind: str, data: dict[str, Any]) -> TriggerKind:
         summary=data["summary"],
         wiring=data["wiring"],
         status=data["status"],
-        events=tuple(data.get("events", ())),
-        parser_model=data.get("parser_model"),
+        events=events,
+        parser_models=tuple(models.items()),
         moto_extras=tuple(data.get("moto_extras", ())),
         closed_to_new_customers=bool(data.get("closed_to_new_customers", False)),
         notice=data.get("notice"),

@@ -141,7 +141,7 @@ def _gather(args: argparse.Namespace, catalog: Catalog, dest: Path) -> Answers:
             check_project_name(answers.project_name)
         except TriggerScaffoldError as error:
             raise UsageError(
-                f"'{dest.name}' cannot be a project name; pass --project-name NAME "
+                f"{dest.name!r} cannot be a project name; pass --project-name NAME "
                 "(lowercase letters, digits and hyphens, starting with a letter)"
             ) from error
     return answers
@@ -193,11 +193,11 @@ def _cmd_add_trigger(args: argparse.Namespace, catalog: Catalog, console: Consol
     trigger = plan_trigger(project, args.kind, name, catalog)
     check_clean_git(project)
     console.step(
-        f"Adding {trigger.kind} trigger '{trigger.name}' to {project.root} "
+        f"Adding {trigger.kind} trigger {trigger.name!r} to {project.root} "
         f"(template {project.commit})"
     )
     add_trigger(project, trigger, quiet=console.quiet)
-    console.ok(f"Added trigger '{trigger.name}' ({trigger.kind})")
+    console.ok(f"Added trigger {trigger.name!r} ({trigger.kind})")
     _summarise(project, console)
     return 0
 

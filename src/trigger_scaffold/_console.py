@@ -39,7 +39,8 @@ class Console:
 
     def error(self, text: str) -> None:
         """One line that says what went wrong; shown even with --quiet."""
-        print(self._paint("trigger-scaffold: error: ", "error", self.err) + text, file=self.err)
+        one_line = " ".join(text.replace("\r", "\n").split("\n"))
+        print(self._paint("trigger-scaffold: error: ", "error", self.err) + one_line, file=self.err)
 
     def print(self, text: str = "") -> None:
         """Output that is the result of the command (stdout)."""

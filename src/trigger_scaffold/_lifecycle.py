@@ -144,7 +144,7 @@ def plan_trigger(project: Project, kind: str, name: str | None, current: Catalog
         if kind not in available:
             raise TriggerScaffoldError(
                 f"this project's template version ({project.commit}) does not generate "
-                f"'{kind}' triggers yet; run `trigger-scaffold update` first"
+                f"{kind!r} triggers yet; run `trigger-scaffold update` first"
             )
     taken = {t.name for t in project.triggers}
     if name is None:
@@ -153,7 +153,7 @@ def plan_trigger(project: Project, kind: str, name: str | None, current: Catalog
     clash = next((t for t in project.triggers if name_key(t.name) == name_key(name)), None)
     if clash is not None:
         raise TriggerScaffoldError(
-            f"trigger name '{name}' is already used by the {clash.kind} trigger '{clash.name}'; "
+            f"trigger name {name!r} is already used by the {clash.kind} trigger {clash.name!r}; "
             f"pick another with --name (free: '{free_name(kind, taken)}')"
         )
     return Trigger(name, kind)

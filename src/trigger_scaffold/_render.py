@@ -32,7 +32,7 @@ def check_destination(dest: Path) -> None:
     """Refuse a destination that is a file or a directory with something in it."""
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise TriggerScaffoldError(
-            f"destination '{dest}' already exists and is not empty; choose a new directory"
+            f"destination {str(dest)!r} already exists and is not empty; choose a new directory"
         )
 
 

@@ -108,28 +108,44 @@ def ask(
     """
     asker = _Asker(io or {})
     defaults = catalog.defaults
-    project_name = draft.project_name or asker.text(
-        "Project name", default_project_name, check_project_name
+    project_name = (
+        draft.project_name
+        if draft.project_name is not None
+        else asker.text("Project name", default_project_name, check_project_name)
     )
     triggers = draft.triggers or _ask_triggers(asker, catalog)
-    pattern = draft.pattern or asker.select(
-        "Architecture pattern",
-        [
-            Choice(
-                f"{p.id:<20} {p.summary}",
-                value=p.id,
-                disabled=None if p.available else "not generated yet",
-            )
-            for p in catalog.patterns
-        ],
-        default=defaults.pattern,
+    pattern = (
+        draft.pattern
+        if draft.pattern is not None
+        else asker.select(
+            "Architecture pattern",
+            [
+                Choice(
+                    f"{p.id:<20} {p.summary}",
+                    value=p.id,
+                    disabled=None if p.available else "not generated yet",
+                )
+                for p in catalog.patterns
+            ],
+            default=defaults.pattern,
+        )
     )
-    runtime = draft.runtime or asker.select(
-        "Python runtime", [Choice(r, value=r) for r in catalog.runtimes], default=defaults.runtime
+    runtime = (
+        draft.runtime
+        if draft.runtime is not None
+        else asker.select(
+            "Python runtime",
+            [Choice(r, value=r) for r in catalog.runtimes],
+            default=defaults.runtime,
+        )
     )
-    architecture = draft.architecture or asker.select(
-        "Architecture",
-        [Choice(a, value=a) for a in catalog.architectures],
-        default=defaults.architecture,
+    architecture = (
+        draft.architecture
+        if draft.architecture is not None
+        else asker.select(
+            "Architecture",
+            [Choice(a, value=a) for a in catalog.architectures],
+            default=defaults.architecture,
+        )
     )
     return Answers(project_name, triggers, pattern, runtime, architecture)
