@@ -14,7 +14,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-setup: $(STAMP)  ## create .venv with the tool and its test tooling
+# checkov pins older cfn-lint and aws-sam-translator: it gets an environment of its own so the
+# validators the gates rely on stay current.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-3.3.30
+
+$(CHECKOV_STAMP):
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==3.3.30
+	touch $@
+
+setup: $(STAMP) $(CHECKOV_STAMP)  ## create .venv (tool + test tooling) and .venv-checkov
 
 wizard: setup  ## run the wizard: make wizard DEST=path/to/new-service
 	$(BIN)/trigger-scaffold new $(DEST)

@@ -25,6 +25,8 @@ from trigger_scaffold._template import git
 
 PY = sys.executable
 KINDS = [k.id for k in load_catalog().triggers if k.available]
+if os.environ.get("TS_KINDS"):  # e.g. TS_KINDS=sqs,s3 to measure some kinds only
+    KINDS = [k for k in KINDS if k in os.environ["TS_KINDS"].split(",")]
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "bench",
     "GIT_AUTHOR_EMAIL": "bench@localhost",
@@ -151,6 +153,7 @@ import json, os, sys, importlib.util, time
 start = time.perf_counter()
 spec = importlib.util.spec_from_file_location("app", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
+sys.modules["app"] = module  # as Lambda's import of the handler module would
 spec.loader.exec_module(module)
 class Context:
     function_name = "bench"; function_version = "$LATEST"; memory_limit_in_mb = 256

@@ -102,6 +102,21 @@ def test_available_kind_is_complete(kind: object) -> None:
         assert hasattr(models, model), f"{model} is no Powertools parser model"
 
 
+OPTIONAL_PARTIALS = {"parameters.yaml.jinja", "rules.yaml.jinja", "requirements.txt.jinja"}
+
+
+@pytest.mark.parametrize("kind", [k for k in CATALOG.triggers if k.available], ids=lambda k: k.id)
+def test_kind_folder_holds_only_known_files(kind: object) -> None:
+    from trigger_scaffold import TriggerKind
+
+    assert isinstance(kind, TriggerKind)
+    folder = KINDS_DIR / kind.id
+    files = {p.name for p in folder.iterdir() if p.is_file()}
+    assert files <= set(PARTIALS) | OPTIONAL_PARTIALS, f"{kind.id}: unexpected {files}"
+    stems = {p.stem for p in (folder / "events").iterdir()}
+    assert stems == set(kind.events), f"{kind.id}: event files and catalog events differ"
+
+
 def test_kind_folders_belong_to_available_kinds() -> None:
     available = {k.id for k in CATALOG.triggers if k.available}
     assert {p.name for p in KINDS_DIR.iterdir() if p.is_dir()} == available

@@ -75,7 +75,6 @@ def test_list_json(capsys: pytest.CaptureFixture[str]) -> None:
 BAD_INPUT = {
     "unknown kind": (["--trigger", "nope"], "unknown trigger kind 'nope'"),
     "typo suggests": (["--trigger", "sqss"], "did you mean 'sqs'"),
-    "planned kind": (["--trigger", "alb"], "not generated yet"),
     "retired kind": (["--trigger", "iot-events"], "shut down by AWS on 2026-05-20"),
     "traversal name": (["--trigger", "sqs:../x"], "invalid trigger name '../x'"),
     "slash name": (["--trigger", "sqs:a/b"], "invalid trigger name 'a/b'"),
@@ -85,6 +84,7 @@ BAD_INPUT = {
     "empty name": (["--trigger", "sqs:"], "give a name after ':'"),
     "duplicate name": (["--trigger", "sqs:orders", "--trigger", "s3:orders"], "already used"),
     "same without hyphen": (["--trigger", "sqs:order-s", "--trigger", "sqs:orders"], "already"),
+    "clashing ids": (["--trigger", "sqs:orders", "--trigger", "sqs:orders-dead"], "clashing"),
     "bad project name": (["--project-name", "Bad_Name"], "invalid project name 'Bad_Name'"),
     "traversal project": (["--project-name", "../x"], "invalid project name '../x'"),
     "reserved prefix": (["--project-name", "sthree-svc"], "S3 reserves bucket names"),

@@ -194,3 +194,58 @@ def test_tampered_kind_in_answers_is_refused(tmp_path: Path) -> None:
     for command in (["add-trigger", "s3"], ["update"]):
         assert main([*command, "-C", str(dest), "-q"]) != 0
         assert git("status", "--porcelain", cwd=dest) == ""
+
+
+NAME_PARTS = st.sampled_from(
+    [
+        "orders",
+        "s3",
+        "sqs",
+        "dead",
+        "d",
+        "letter",
+        "batch",
+        "queue",
+        "function",
+        "2",
+        "x9",
+        "api",
+        "failure",
+        "bucket",
+    ]
+)
+KIND_MIX = st.sampled_from(["sqs", "s3", "s3-batch", "api", "sns", "eventbridge"])
+
+
+@given(
+    st.lists(
+        st.tuples(st.lists(NAME_PARTS, min_size=1, max_size=3).map("-".join), KIND_MIX),
+        min_size=2,
+        max_size=4,
+    )
+)
+@settings(max_examples=400)
+def test_name_clash_rules_agree_with_copier(pairs: list[tuple[str, str]]) -> None:
+    from trigger_scaffold import load_catalog
+    from trigger_scaffold._answers import Answers, Trigger, validate
+
+    triggers = tuple(Trigger(name, kind) for name, kind in pairs)
+    try:
+        validate(Answers("demo", triggers), load_catalog())
+    except TriggerScaffoldError:
+        cli = False
+    else:
+        cli = True
+    data = [{"name": name, "kind": kind} for name, kind in pairs]
+    assert cli == copier_accepts("triggers", triggers=data)
+
+
+def test_clash_examples() -> None:
+    from trigger_scaffold import load_catalog
+    from trigger_scaffold._answers import clashing_name
+
+    catalog = load_catalog()
+    assert clashing_name("orders-dead-letter", "sqs", {"orders": "sqs"}, catalog) == "orders"
+    assert clashing_name("sqs-2", "sqs", {"sqs": "sqs"}, catalog) is None
+    assert clashing_name("s3-batch", "s3-batch", {"s3": "s3"}, catalog) is None
+    assert clashing_name("order-s", "sqs", {"orders": "sqs"}, catalog) == "orders"

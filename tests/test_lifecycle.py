@@ -305,7 +305,7 @@ def committed(tmp_path: Path) -> Path:
 REFUSALS = {
     "unknown kind": (["add-trigger", "sqss"], "did you mean 'sqs'"),
     "retired kind": (["add-trigger", "iot-events"], "use the 'iot' trigger"),
-    "planned kind": (["add-trigger", "alb"], "not generated yet"),
+    "clashing ids": (["add-trigger", "sns", "--name", "orders-dead"], "clashing resource ids"),
     "name taken": (["add-trigger", "s3", "--name", "orders"], "already used"),
     "bad name": (["add-trigger", "s3", "--name", "../x"], "invalid trigger name"),
 }

@@ -56,7 +56,7 @@ def test_issue_combination(new_project: Callable[..., Path]) -> None:
 
 
 def test_every_kind_twice_in_one_project(new_project: Callable[..., Path]) -> None:
-    args = [arg for kind in KINDS for arg in ("--trigger", kind, "--trigger", f"{kind}:{kind}-b")]
+    args = [arg for kind in KINDS for arg in ("--trigger", kind, "--trigger", f"{kind}:{kind}-2")]
     _assert_gates(new_project(*args))
 
 
@@ -148,3 +148,20 @@ def test_generated_imports_are_covered_by_requirements(new_project: Callable[...
                     continue
                 dists = {d.lower().replace("_", "-") for d in module_dists.get(top, [])}
                 assert dists & installable, f"{path.name} imports {top}, not installed by pins"
+
+
+@pytest.mark.parametrize("length", ["shortest", "longest"])
+def test_name_lengths(new_project: Callable[..., Path], length: str) -> None:
+    """Generated code is formatted and linted whatever the names' lengths (lines wrap)."""
+    import string
+
+    if length == "shortest":
+        names = [string.ascii_lowercase[i] for i in range(len(KINDS))]
+        project_name = "p"
+    else:
+        names = [f"{kind}-{'x' * 19}"[:20].rstrip("-") for kind in KINDS]
+        project_name = "p" * 30
+    args = [
+        a for kind, name in zip(KINDS, names, strict=True) for a in ("--trigger", f"{kind}:{name}")
+    ]
+    _assert_gates(new_project(*args, "--project-name", project_name))

@@ -93,7 +93,7 @@ def test_plain_copier_copy_without_trust(tmp_path: Path, template_repo: Path) ->
 
 COPIER_REFUSALS = {
     "unknown kind": ("[{name: a, kind: nope}]", "unknown trigger kind 'nope'"),
-    "planned kind": ("[{name: a, kind: alb}]", "does not generate it yet"),
+    "clashing ids": ("[{name: a, kind: sqs}, {name: a-queue, kind: s3}]", "clashing resource"),
     "retired kind": ("[{name: a, kind: iot-events}]", "shut down by AWS"),
     "traversal name": ("[{name: ../x, kind: sqs}]", "trigger name '../x' is invalid"),
     "duplicate": ("[{name: a, kind: sqs}, {name: a, kind: s3}]", "used twice"),

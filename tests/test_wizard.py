@@ -109,13 +109,19 @@ def test_add_trigger_name_question_offers_a_free_name() -> None:
     with create_pipe_input() as pipe:
         pipe.send_text(ENTER)
         name = ask_trigger_name(
-            "sqs", {"sqs", "orders"}, io={"input": pipe, "output": DummyOutput()}
+            "sqs",
+            {"sqs": "sqs", "orders": "sqs"},
+            CATALOG,
+            io={"input": pipe, "output": DummyOutput()},
         )
     assert name == "sqs-2"
     with create_pipe_input() as pipe:
         pipe.send_text(BACKSPACE * 5 + "orders" + ENTER + BACKSPACE * 6 + "refunds" + ENTER)
         name = ask_trigger_name(
-            "sqs", {"sqs", "orders"}, io={"input": pipe, "output": DummyOutput()}
+            "sqs",
+            {"sqs": "sqs", "orders": "sqs"},
+            CATALOG,
+            io={"input": pipe, "output": DummyOutput()},
         )
     assert name == "refunds"
 

@@ -100,21 +100,59 @@ def name_key(name: str) -> str:
     return name.replace("-", "")
 
 
-def free_name(kind: str, taken: set[str]) -> str:
+def clashing_name(name: str, kind: str, taken: dict[str, str], catalog: Catalog) -> str | None:
+    """The trigger in ``taken`` (name -> kind) whose resource ids could equal this one's.
+
+    Ids are the PascalCase name plus a word of the kind (``orders`` makes ``OrdersQueue`` and
+    ``OrdersDeadLetterQueue``), so ``orders-dead-letter`` could clash with an sqs trigger
+    ``orders``, while ``sqs-2`` or ``s3-batch`` beside ``s3`` cannot.
+    """
+    for other, other_kind in taken.items():
+        if name_key(other) == name_key(name):
+            return other
+        (short, short_kind), (long, _) = sorted(
+            ((name, kind), (other, other_kind)), key=lambda pair: len(pair[0])
+        )
+        if long.startswith(f"{short}-"):
+            word = long[len(short) + 1 :].split("-")[0].capitalize()
+            if any(w.startswith(word) for w in catalog.trigger(short_kind).id_words):
+                return other
+    return None
+
+
+def free_name(kind: str, taken: dict[str, str], catalog: Catalog) -> str:
     """The kind itself, or ``KIND-2``, ``KIND-3``... when taken."""
-    keys = {name_key(n) for n in taken}
     candidate, number = kind, 2
-    while name_key(candidate) in keys:
+    while clashing_name(candidate, kind, taken, catalog) is not None:
         candidate, number = f"{kind}-{number}", number + 1
     return candidate
 
 
-def parse_trigger_spec(spec: str, taken: set[str]) -> tuple[str, str]:
+def check_name_is_free(name: str, kind: str, taken: dict[str, str], catalog: Catalog) -> None:
+    """Refuse a name that is used, or whose resource ids could clash with another trigger's."""
+    other = clashing_name(name, kind, taken, catalog)
+    if other is None:
+        return
+    if name_key(other) == name_key(name):
+        raise TriggerScaffoldError(
+            f"trigger name {name!r} is already used by {other!r}; give each trigger its own "
+            "name (names must differ even without their hyphens)"
+        )
+    raise TriggerScaffoldError(
+        f"trigger names {name!r} and {other!r} would give clashing resource ids "
+        "(one extends the other by a word); rename one"
+    )
+
+
+def parse_trigger_spec(spec: str, taken: dict[str, str], catalog: Catalog) -> tuple[str, str]:
     """Split ``KIND[:NAME]``; the name defaults to a free one derived from the kind."""
     kind, sep, name = spec.partition(":")
     if sep and not name:
         raise TriggerScaffoldError(f"--trigger {spec!r}: give a name after ':' or leave out ':'")
-    return kind, (name if sep else free_name(kind, taken))
+    if sep:
+        return kind, name
+    check_kind(catalog, kind)
+    return kind, free_name(kind, taken, catalog)
 
 
 def validate(answers: Answers, catalog: Catalog) -> Answers:
@@ -132,12 +170,8 @@ def validate(answers: Answers, catalog: Catalog) -> Answers:
     for trigger in answers.triggers:
         check_kind(catalog, trigger.kind)
         check_trigger_name(trigger.name)
-        if name_key(trigger.name) in seen:
-            raise TriggerScaffoldError(
-                f"trigger name {trigger.name!r} is already used by '{seen[name_key(trigger.name)]}'"
-                "; give each trigger its own name with --trigger KIND:NAME"
-            )
-        seen[name_key(trigger.name)] = trigger.name
+        check_name_is_free(trigger.name, trigger.kind, seen, catalog)
+        seen[trigger.name] = trigger.kind
         if not pattern.accepts(trigger.kind):
             raise TriggerScaffoldError(
                 f"pattern {pattern.id!r} does not take a {trigger.kind!r} trigger; it fits: "
@@ -187,7 +221,7 @@ def triggers_from_specs(specs: list[str], catalog: Catalog) -> tuple[Trigger, ..
     """Turn ``--trigger KIND[:NAME]`` values into triggers, checking kinds and names."""
     triggers: list[Trigger] = []
     for spec in specs:
-        kind, name = parse_trigger_spec(spec, {t.name for t in triggers})
+        kind, name = parse_trigger_spec(spec, {t.name: t.kind for t in triggers}, catalog)
         check_kind(catalog, kind)
         triggers.append(Trigger(check_trigger_name(name), kind))
     return tuple(triggers)

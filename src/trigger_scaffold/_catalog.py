@@ -30,6 +30,7 @@ class TriggerKind:
     events: tuple[str, ...] = ()
     parser_models: tuple[tuple[str, str], ...] = ()
     moto_extras: tuple[str, ...] = ()
+    id_words: tuple[str, ...] = ()
     closed_to_new_customers: bool = False
     notice: str | None = None
 
@@ -122,6 +123,7 @@ def _trigger(kind: str, data: dict[str, Any]) -> TriggerKind:
         events=events,
         parser_models=tuple(models.items()),
         moto_extras=tuple(data.get("moto_extras", ())),
+        id_words=tuple(data.get("id_words", ())),
         closed_to_new_customers=bool(data.get("closed_to_new_customers", False)),
         notice=data.get("notice"),
     )

@@ -189,7 +189,7 @@ def _cmd_add_trigger(args: argparse.Namespace, catalog: Catalog, console: Consol
         from trigger_scaffold._wizard import ask_trigger_name
 
         plan_trigger(project, args.kind, None, catalog)  # refuse a bad kind before asking
-        name = ask_trigger_name(args.kind, {t.name for t in project.triggers})
+        name = ask_trigger_name(args.kind, {t.name: t.kind for t in project.triggers}, catalog)
     trigger = plan_trigger(project, args.kind, name, catalog)
     check_clean_git(project)
     console.step(

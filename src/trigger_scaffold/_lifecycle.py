@@ -21,9 +21,9 @@ from jinja2 import TemplateError
 from trigger_scaffold._answers import (
     Trigger,
     check_kind,
+    check_name_is_free,
     check_trigger_name,
     free_name,
-    name_key,
 )
 from trigger_scaffold._catalog import Catalog, parse_catalog
 from trigger_scaffold._errors import TriggerScaffoldError
@@ -146,16 +146,16 @@ def plan_trigger(project: Project, kind: str, name: str | None, current: Catalog
                 f"this project's template version ({project.commit}) does not generate "
                 f"{kind!r} triggers yet; run `trigger-scaffold update` first"
             )
-    taken = {t.name for t in project.triggers}
+    taken = {t.name: t.kind for t in project.triggers}
     if name is None:
-        name = free_name(kind, taken)
+        name = free_name(kind, taken, current)
     check_trigger_name(name)
-    clash = next((t for t in project.triggers if name_key(t.name) == name_key(name)), None)
-    if clash is not None:
+    try:
+        check_name_is_free(name, kind, taken, current)
+    except TriggerScaffoldError as error:
         raise TriggerScaffoldError(
-            f"trigger name {name!r} is already used by the {clash.kind} trigger {clash.name!r}; "
-            f"pick another with --name (free: '{free_name(kind, taken)}')"
-        )
+            f"{error}; pick another with --name (free: {free_name(kind, taken, current)!r})"
+        ) from error
     return Trigger(name, kind)
 
 

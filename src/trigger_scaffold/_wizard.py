@@ -11,10 +11,10 @@ from trigger_scaffold._answers import (
     Answers,
     Draft,
     Trigger,
+    check_name_is_free,
     check_project_name,
     check_trigger_name,
     free_name,
-    name_key,
 )
 from trigger_scaffold._catalog import Catalog, TriggerKind
 from trigger_scaffold._errors import TriggerScaffoldError
@@ -66,18 +66,19 @@ class _Asker:
         return answer
 
 
-def _ask_name(asker: _Asker, kind: str, taken: set[str]) -> str:
+def _ask_name(asker: _Asker, kind: str, taken: dict[str, str], catalog: Catalog) -> str:
     def check_name(name: str) -> None:
         check_trigger_name(name)
-        if name_key(name) in {name_key(n) for n in taken}:
-            raise TriggerScaffoldError(f"'{name}' is already used by another trigger")
+        check_name_is_free(name, kind, taken, catalog)
 
-    return asker.text("Trigger name", free_name(kind, taken), check_name)
+    return asker.text("Trigger name", free_name(kind, taken, catalog), check_name)
 
 
-def ask_trigger_name(kind: str, taken: set[str], io: dict[str, Any] | None = None) -> str:
-    """Ask for the name of a trigger added to a project that already uses ``taken``."""
-    return _ask_name(_Asker(io or {}), kind, taken)
+def ask_trigger_name(
+    kind: str, taken: dict[str, str], catalog: Catalog, io: dict[str, Any] | None = None
+) -> str:
+    """Ask for the name of a trigger added to a project whose triggers are ``taken``."""
+    return _ask_name(_Asker(io or {}), kind, taken, catalog)
 
 
 def _ask_triggers(asker: _Asker, catalog: Catalog) -> tuple[Trigger, ...]:
@@ -88,7 +89,7 @@ def _ask_triggers(asker: _Asker, catalog: Catalog) -> tuple[Trigger, ...]:
         if triggers:
             prompt = "Which event source triggers the next function?"
         kind = asker.select(prompt, choices, default=catalog.defaults.trigger)
-        name = _ask_name(asker, kind, {t.name for t in triggers})
+        name = _ask_name(asker, kind, {t.name: t.kind for t in triggers}, catalog)
         triggers.append(Trigger(name, kind))
         if not asker.confirm("Add another trigger?", default=False):
             return tuple(triggers)
