@@ -26,6 +26,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "tests")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "tests")
     with mock_aws():
         yield
 
