@@ -55,8 +55,16 @@ def test_issue_combination(new_project: Callable[..., Path]) -> None:
     _assert_gates(project)
 
 
-def test_every_kind_twice_in_one_project(new_project: Callable[..., Path]) -> None:
-    args = [arg for kind in KINDS for arg in ("--trigger", kind, "--trigger", f"{kind}:{kind}-2")]
+# Every kind twice in one project would pass CloudFormation's 500-resource limit per stack,
+# so the kinds are split into groups of eight.
+TWICE_GROUPS = [KINDS[i : i + 8] for i in range(0, len(KINDS), 8)]
+
+
+@pytest.mark.parametrize("group", TWICE_GROUPS, ids=lambda group: f"{group[0]}..{group[-1]}")
+def test_every_kind_twice_in_one_project(
+    new_project: Callable[..., Path], group: list[str]
+) -> None:
+    args = [arg for kind in group for arg in ("--trigger", kind, "--trigger", f"{kind}:{kind}-2")]
     _assert_gates(new_project(*args))
 
 

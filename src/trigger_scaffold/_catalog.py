@@ -31,6 +31,7 @@ class TriggerKind:
     parser_models: tuple[tuple[str, str], ...] = ()
     moto_extras: tuple[str, ...] = ()
     id_words: tuple[str, ...] = ()
+    safe_deployments: bool = True
     closed_to_new_customers: bool = False
     notice: str | None = None
 
@@ -124,6 +125,7 @@ def _trigger(kind: str, data: dict[str, Any]) -> TriggerKind:
         parser_models=tuple(models.items()),
         moto_extras=tuple(data.get("moto_extras", ())),
         id_words=tuple(data.get("id_words", ())),
+        safe_deployments=bool(data.get("safe_deployments", True)),
         closed_to_new_customers=bool(data.get("closed_to_new_customers", False)),
         notice=data.get("notice"),
     )
@@ -160,5 +162,6 @@ def catalog_path(root: Path | None = None) -> Path:
 @cache
 def load_catalog() -> Catalog:
     """The catalog of the template bundled with this installation."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: faster
     with catalog_path().open(encoding="utf-8") as handle:
-        return parse_catalog(yaml.safe_load(handle))
+        return parse_catalog(yaml.load(handle, Loader=loader))  # noqa: S506 - a safe loader

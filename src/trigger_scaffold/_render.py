@@ -83,11 +83,7 @@ def render_new(answers: Answers, dest: Path, *, src: str, vcs_ref: str | None) -
 
 
 def _init_git(dest: Path) -> None:
-    """Start a git repository: add-trigger and update merge through it."""
-    if shutil.which("git") is None:
+    """Start a git repository (add-trigger and update merge through it), unless in one."""
+    if shutil.which("git") is None or any((p / ".git").exists() for p in dest.parents):
         return
-    try:
-        git("rev-parse", "--is-inside-work-tree", cwd=dest)
-    except TriggerScaffoldError:
-        git("init", "--quiet", cwd=dest)
-        git("symbolic-ref", "HEAD", "refs/heads/main", cwd=dest)
+    git("-c", "init.defaultBranch=main", "init", "--quiet", cwd=dest)

@@ -10,6 +10,7 @@ version, so ``new`` works offline, records a ``_src_path`` that outlives the com
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import subprocess
@@ -91,34 +92,60 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _fingerprint(source: Path) -> str:
+    """Names, sizes and modification times of the template files: cheap to compute."""
+    digest = hashlib.sha256()
+    for entry in TEMPLATE_ENTRIES:
+        root = source / entry
+        files = sorted(root.rglob("*")) if root.is_dir() else [root]
+        for path in files:
+            if path.is_file() and "__pycache__" not in path.parts:
+                stat = path.stat()
+                line = f"{path.relative_to(source)}|{stat.st_size}|{stat.st_mtime_ns}\n"
+                digest.update(line.encode())
+    return digest.hexdigest()
+
+
 def sync_template_repo(source: Path, repo: Path, message: str) -> str:
     """Mirror the template files of ``source`` into the git repo ``repo``; return HEAD.
 
     A commit is made only when the files differ from HEAD, so the same template always
-    maps to the same commit and projects stay updatable across reinstalls.
+    maps to the same commit and projects stay updatable across reinstalls. When the source
+    files are unchanged since the last sync, nothing is copied and no git command runs.
     """
     with _locked(repo.parent / f".{repo.name}.lock"):
-        if not (repo / ".git").is_dir():
-            repo.mkdir(parents=True, exist_ok=True)
-            git("init", "--quiet", cwd=repo)
-            git("symbolic-ref", "HEAD", "refs/heads/main", cwd=repo)
-        for child in repo.iterdir():
-            if child.name == ".git":
-                continue
-            if child.is_dir() and not child.is_symlink():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
-        for entry in TEMPLATE_ENTRIES:
-            src = source / entry
-            if src.is_dir():
-                shutil.copytree(src, repo / entry, ignore=_IGNORED)
-            else:
-                shutil.copy2(src, repo / entry)
-        git("add", "--all", cwd=repo)
-        if git("status", "--porcelain", cwd=repo).strip():
-            git("commit", "--quiet", "--message", message, cwd=repo, env=_GIT_ENV)
-        return git("rev-parse", "HEAD", cwd=repo).strip()
+        stamp = repo / ".git" / "trigger-scaffold-source"
+        fingerprint = f"{source.resolve()}|{_fingerprint(source)}"
+        head = repo / ".git" / "refs" / "heads" / "main"
+        if stamp.is_file() and head.is_file() and stamp.read_text() == fingerprint:
+            return head.read_text().strip()
+        commit = _sync(source, repo, message)
+        stamp.write_text(fingerprint)
+        return commit
+
+
+def _sync(source: Path, repo: Path, message: str) -> str:
+    if not (repo / ".git").is_dir():
+        repo.mkdir(parents=True, exist_ok=True)
+        git("init", "--quiet", cwd=repo)
+        git("symbolic-ref", "HEAD", "refs/heads/main", cwd=repo)
+    for child in repo.iterdir():
+        if child.name == ".git":
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    for entry in TEMPLATE_ENTRIES:
+        src = source / entry
+        if src.is_dir():
+            shutil.copytree(src, repo / entry, ignore=_IGNORED)
+        else:
+            shutil.copy2(src, repo / entry)
+    git("add", "--all", cwd=repo)
+    if git("status", "--porcelain", cwd=repo).strip():
+        git("commit", "--quiet", "--message", message, cwd=repo, env=_GIT_ENV)
+    return git("rev-parse", "HEAD", cwd=repo).strip()
 
 
 def ensure_template_repo() -> Path:

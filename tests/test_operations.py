@@ -1,0 +1,144 @@
+"""Day-two operations: every rendered template has the alarms, deployments and limits it needs.
+
+What must be alarmed is derived from the template's own resources (functions, the queues that
+failures are routed to, stream event sources, APIs), never listed per kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import available_kinds
+from gates import load_template
+
+from trigger_scaffold import load_catalog
+
+pytestmark = pytest.mark.matrix
+KINDS = available_kinds()
+FAILURE_PATH_WORDS = ("deadletter", "onfailure", "erroraction", "redrive")
+
+
+def _walk(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    yield path, value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, (*path, str(key)))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _walk(item, path)
+
+
+def _target(value: Any) -> str | None:
+    if isinstance(value, dict) and "Ref" in value:
+        return str(value["Ref"]).split(".")[0]
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return str(value["Fn::GetAtt"][0])
+    return None
+
+
+def _alarms(resources: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+
+
+def _has_alarm(alarms: list[dict[str, Any]], metric: str, target: str) -> bool:
+    for alarm in alarms:
+        if alarm["MetricName"] != metric:
+            continue
+        for dimension in alarm["Dimensions"]:
+            value = dimension["Value"]
+            if _target(value) == target:
+                return True
+            if isinstance(value, dict) and target in str(value.get("Fn::Sub", "")):
+                return True
+    return False
+
+
+def failure_queues(resources: dict[str, Any]) -> set[str]:
+    """Queues that some resource routes failed events or messages to."""
+    queues = {n for n, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
+    found = set()
+    for resource in resources.values():
+        for path, value in _walk(resource.get("Properties", {})):
+            target = _target(value)
+            words = "".join(path).lower()
+            if target in queues and any(w in words for w in FAILURE_PATH_WORDS):
+                found.add(target)
+    return found
+
+
+@pytest.fixture(scope="module")
+def all_kinds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from trigger_scaffold._cli import main
+
+    dest = tmp_path_factory.mktemp("ops") / "svc"
+    args = [a for kind in KINDS for a in ("--trigger", kind)]
+    assert main(["new", str(dest), "--no-input", "-q", *args]) == 0
+    return dest
+
+
+def test_every_function_has_error_and_throttle_alarms(all_kinds: Path) -> None:
+    resources = load_template(all_kinds / "template.yaml")["Resources"]
+    alarms = _alarms(resources)
+    functions = [n for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"]
+    assert len(functions) == len(KINDS)
+    for function in functions:
+        assert _has_alarm(alarms, "Errors", function), function
+        assert _has_alarm(alarms, "Throttles", function), function
+
+
+def test_every_failure_queue_has_a_depth_alarm(all_kinds: Path) -> None:
+    resources = load_template(all_kinds / "template.yaml")["Resources"]
+    queues = failure_queues(resources)
+    assert len(queues) >= len(KINDS) // 2
+    alarms = _alarms(resources)
+    missing = [q for q in queues if not _has_alarm(alarms, "ApproximateNumberOfMessagesVisible", q)]
+    assert not missing, f"no depth alarm on {missing}"
+
+
+def test_stream_sources_and_apis_are_alarmed(all_kinds: Path) -> None:
+    resources = load_template(all_kinds / "template.yaml")["Resources"]
+    alarms = _alarms(resources)
+    for name, resource in resources.items():
+        events = resource.get("Properties", {}).get("Events", {})
+        if any(e["Type"] in {"Kinesis", "DynamoDB"} for e in events.values()):
+            assert _has_alarm(alarms, "IteratorAge", name), name
+        if resource["Type"] == "AWS::Serverless::HttpApi":
+            assert _has_alarm(alarms, "5xx", name), name
+            assert _has_alarm(alarms, "Latency", name), name
+        if resource["Type"] == "AWS::Serverless::Api":
+            api_name = resource["Properties"]["Name"]["Fn::Sub"]
+            assert any(a["MetricName"] == "5XXError" and api_name in str(a) for a in alarms)
+            assert any(
+                a["MetricName"] == "Latency"
+                and a.get("ExtendedStatistic") == "p99"
+                and api_name in str(a)
+                for a in alarms
+            )
+
+
+def test_deployments_shift_traffic_and_roll_back_on_errors(all_kinds: Path) -> None:
+    template = load_template(all_kinds / "template.yaml")
+    resources = template["Resources"]
+    assert template["Globals"]["Function"]["AutoPublishAlias"] == "live"
+    catalog = load_catalog()
+    answers = yaml.safe_load((all_kinds / ".copier-answers.yml").read_text())
+    for trigger in answers["triggers"]:
+        pascal = "".join(part.capitalize() for part in trigger["name"].split("-"))
+        props = resources[f"{pascal}Function"]["Properties"]
+        if not catalog.trigger(trigger["kind"]).safe_deployments:
+            assert "DeploymentPreference" not in props
+            continue
+        preference = props["DeploymentPreference"]
+        assert preference["Type"] == {"Ref": "DeploymentStrategy"}
+        assert {"Ref": f"{pascal}FunctionErrorsAlarm"} in preference["Alarms"]
+        assert "Fn::If" in props["ReservedConcurrentExecutions"]
+
+
+def test_raw_wiring_invokes_the_alias(all_kinds: Path) -> None:
+    """Traffic shifting only works if every source calls the alias, not $LATEST."""
+    text = (all_kinds / "template.yaml").read_text()
+    assert "Function.Arn" not in text.split("Outputs:")[0]
