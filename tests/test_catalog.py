@@ -178,3 +178,14 @@ def test_readme_kind_table_matches_catalog() -> None:
     block = re.search(r"<!-- kinds:start -->\n(.*?)<!-- kinds:end -->", readme, re.S)
     assert block, "README.md lacks the generated kinds table; run `make docs`"
     assert block.group(1) == kinds_table(CATALOG), "README.md kinds table is stale; run `make docs`"
+
+
+@pytest.mark.parametrize("kind", [k for k in CATALOG.triggers if k.available], ids=lambda k: k.id)
+def test_derived_catalog_fields_are_current(kind: object) -> None:
+    """id_words and checkov_skips are generated from the partials by `make docs`."""
+    from trigger_scaffold import TriggerKind
+    from trigger_scaffold._docs import checkov_skips, id_words
+
+    assert isinstance(kind, TriggerKind)
+    assert list(kind.id_words) == id_words(KINDS_DIR, kind.id), "run `make docs`"
+    assert list(kind.checkov_skips) == checkov_skips(KINDS_DIR, kind.id), "run `make docs`"

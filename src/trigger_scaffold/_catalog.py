@@ -31,6 +31,7 @@ class TriggerKind:
     parser_models: tuple[tuple[str, str], ...] = ()
     moto_extras: tuple[str, ...] = ()
     id_words: tuple[str, ...] = ()
+    checkov_skips: tuple[str, ...] = ()
     safe_deployments: bool = True
     closed_to_new_customers: bool = False
     notice: str | None = None
@@ -125,6 +126,7 @@ def _trigger(kind: str, data: dict[str, Any]) -> TriggerKind:
         parser_models=tuple(models.items()),
         moto_extras=tuple(data.get("moto_extras", ())),
         id_words=tuple(data.get("id_words", ())),
+        checkov_skips=tuple(data.get("checkov_skips", ())),
         safe_deployments=bool(data.get("safe_deployments", True)),
         closed_to_new_customers=bool(data.get("closed_to_new_customers", False)),
         notice=data.get("notice"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from trigger_scaffold._catalog import Catalog, load_catalog
 
@@ -27,20 +28,37 @@ def id_words(kinds_dir: Path, kind: str) -> list[str]:
     return sorted(words)
 
 
-def update_catalog_id_words(catalog_file: Path) -> bool:
-    """Rewrite every ``id_words:`` line of the catalog from the kinds' partials."""
+_SKIP_CALL = re.compile(r"checkov\.skip\(\[([^\]]*)\]\)")
+
+
+def checkov_skips(kinds_dir: Path, kind: str) -> list[str]:
+    """The checkov skips a kind's resources make beyond the function's own, one per resource.
+
+    The generated README lists the skips of a project from these (and the function skips of
+    each invocation type) instead of rendering template.yaml a second time.
+    """
+    text = (kinds_dir / kind / "resources.yaml.jinja").read_text(encoding="utf-8")
+    return sorted(
+        check.strip().strip("'\"") for call in _SKIP_CALL.findall(text) for check in call.split(",")
+    )
+
+
+def update_catalog_derived(catalog_file: Path) -> bool:
+    """Rewrite the ``id_words:`` and ``checkov_skips:`` lines of the catalog from the partials."""
     text = catalog_file.read_text(encoding="utf-8")
     kinds_dir = catalog_file.parent / "kinds"
+    new = text
+    for field, derive in (("id_words", id_words), ("checkov_skips", checkov_skips)):
 
-    def replace(match: re.Match[str]) -> str:
-        words = id_words(kinds_dir, match.group(1))
-        head = match.group(0).split("\n    id_words:")[0]
-        return f"{head}\n    id_words: [{', '.join(words)}]"
+        def replace(match: re.Match[str], field: str = field, derive: Any = derive) -> str:
+            values = derive(kinds_dir, match.group(1))
+            head = match.group(0).split(f"\n    {field}:")[0]
+            return f"{head}\n    {field}: [{', '.join(values)}]"
 
-    pattern = re.compile(
-        r"^  ([a-z0-9-]+):\n(?:    (?!id_words:).*\n)*?    id_words: \[.*?\]", re.M
-    )
-    new = pattern.sub(replace, text)
+        pattern = re.compile(
+            rf"^  ([a-z0-9-]+):\n(?:    (?!{field}:).*\n)*?    {field}: \[.*?\]", re.M
+        )
+        new = pattern.sub(replace, new)
     if new != text:
         catalog_file.write_text(new, encoding="utf-8")
     return new != text
@@ -80,7 +98,7 @@ def update_readme(path: Path, catalog: Catalog) -> bool:
 if __name__ == "__main__":
     from trigger_scaffold._catalog import catalog_path
 
-    changed = update_catalog_id_words(catalog_path())
+    changed = update_catalog_derived(catalog_path())
     print(f"{catalog_path()}: {'updated' if changed else 'up to date'}")
     load_catalog.cache_clear()
     for arg in sys.argv[1:]:
