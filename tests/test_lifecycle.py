@@ -364,5 +364,6 @@ def test_refuses_a_kind_the_project_template_does_not_know(
 def test_refuses_a_tampered_answers_file(committed: Path, content: str, message: str) -> None:
     (committed / ".copier-answers.yml").write_text(content)
     commit_all(committed, "tampered")
-    assert_refused(cli("add-trigger", "s3", cwd=committed), message)
-    assert status(committed) == ""
+    for command in (["add-trigger", "s3"], ["update"]):
+        assert_refused(cli(*command, cwd=committed), message)
+        assert status(committed) == ""
