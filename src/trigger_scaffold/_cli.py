@@ -257,7 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         catalog = load_catalog()
         parser = _build_parser(catalog)
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exit_:  # --help, --version and usage errors: already printed
+            return exit_.code if isinstance(exit_.code, int) else 0
         if args.command is None:
             parser.print_help()
             return 2
