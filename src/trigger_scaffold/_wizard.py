@@ -61,6 +61,10 @@ class _Asker:
         ).unsafe_ask()
         return answer
 
+    def pick(self, message: str, values: tuple[str, ...], default: str) -> str:
+        """Select one of plain values."""
+        return self.select(message, [Choice(v, value=v) for v in values], default)
+
     def confirm(self, message: str, default: bool) -> bool:
         answer: bool = questionary.confirm(message, default=default, **self.io).unsafe_ask()
         return answer
@@ -134,19 +138,11 @@ def ask(
     runtime = (
         draft.runtime
         if draft.runtime is not None
-        else asker.select(
-            "Python runtime",
-            [Choice(r, value=r) for r in catalog.runtimes],
-            default=defaults.runtime,
-        )
+        else asker.pick("Python runtime", catalog.runtimes, defaults.runtime)
     )
     architecture = (
         draft.architecture
         if draft.architecture is not None
-        else asker.select(
-            "Architecture",
-            [Choice(a, value=a) for a in catalog.architectures],
-            default=defaults.architecture,
-        )
+        else asker.pick("Architecture", catalog.architectures, defaults.architecture)
     )
     return Answers(project_name, triggers, pattern, runtime, architecture)
