@@ -69,6 +69,19 @@ def available_kinds() -> list[str]:
     return [k for k in kinds if k in wanted.split(",")] if wanted else kinds
 
 
+def whole_projects() -> list[tuple[str, list[str]]]:
+    """Projects that whole-template checks run on: every kind together, and each pattern
+    with all of its entry kinds together (``new`` arguments by an id)."""
+    kinds = available_kinds()
+    specs = [("every-kind", [a for k in kinds for a in ("--trigger", k)])]
+    for pattern in load_catalog().patterns:
+        entries = [k for k in kinds if pattern.accepts(k)]
+        if pattern.id != "none" and pattern.available and entries:
+            args = [a for k in entries for a in ("--trigger", k)]
+            specs.append((pattern.id, ["--pattern", pattern.id, *args]))
+    return specs
+
+
 @pytest.fixture
 def new_project(tmp_path: Path) -> Callable[..., Path]:
     """Run ``trigger-scaffold new`` in-process with ``--no-input`` and return the project."""

@@ -71,6 +71,10 @@ def sam_translate(template: dict[str, Any]) -> dict[str, Any]:
             props["CodeUri"] = f"s3://bucket/{name}.zip"
         if resource.get("Type") == "AWS::Serverless::LayerVersion":
             props["ContentUri"] = f"s3://bucket/{name}.zip"
+        if resource.get("Type") == "AWS::Serverless::StateMachine" and isinstance(
+            props.get("DefinitionUri"), str
+        ):
+            props["DefinitionUri"] = f"s3://bucket/{name}.asl.json"
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
     translated: dict[str, Any] = transform(fragment, {}, _NoManagedPolicies())  # type: ignore[arg-type]
     return translated

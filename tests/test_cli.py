@@ -78,7 +78,8 @@ BAD_INPUT = {
     "unknown runtime": (["--runtime", "python2.7"], "unknown runtime 'python2.7'"),
     "unknown architecture": (["--architecture", "mips"], "unknown architecture 'mips'"),
     "unknown pattern": (["--pattern", "nope"], "unknown pattern 'nope'"),
-    "planned pattern": (["--pattern", "strangler"], "not generated yet"),
+    "pattern refuses kind": (["--pattern", "strangler", "--trigger", "sqs"], "cannot take"),
+    "pattern name": (["--pattern", "pub-sub", "--trigger", "sqs:events"], "reserved by"),
 }
 
 

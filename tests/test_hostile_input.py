@@ -14,14 +14,13 @@ from typing import Any
 
 import pytest
 import yaml
+from copier_rules import copier_accepts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jinja2.sandbox import SandboxedEnvironment
 
 from trigger_scaffold._answers import check_project_name, check_trigger_name
 from trigger_scaffold._cli import main
 from trigger_scaffold._errors import TriggerScaffoldError
-from trigger_scaffold._template import template_root
 
 settings.register_profile(
     "default",
@@ -73,29 +72,6 @@ HOSTILE = st.one_of(
     st.sampled_from(keyword.kwlist),
     st.from_regex(r"[a-z][a-z0-9-]{0,40}", fullmatch=True),
 )
-
-
-def _validator_env() -> tuple[SandboxedEnvironment, dict[str, Any]]:
-    class Loader(yaml.SafeLoader):
-        pass
-
-    root = template_root()
-    Loader.add_constructor(
-        "!include",
-        lambda loader, node: [yaml.safe_load((root / loader.construct_scalar(node)).read_text())],
-    )
-    config = yaml.load((root / "copier.yml").read_text(), Loader=Loader)
-    env = SandboxedEnvironment(extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"])
-    return env, config
-
-
-ENV, CONFIG = _validator_env()
-
-
-def copier_accepts(question: str, **context: Any) -> bool:
-    """Whether copier.yml's validator for ``question`` accepts the answer (empty message)."""
-    template = ENV.from_string(CONFIG[question]["validator"])
-    return template.render(catalog=CONFIG["catalog"]["default"], **context).strip() == ""
 
 
 def cli_accepts(check: Any, value: str) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import available_kinds
+from conftest import available_kinds, whole_projects
 from gates import load_template
 
 from trigger_scaffold import load_catalog
@@ -70,13 +70,16 @@ def failure_queues(resources: dict[str, Any]) -> set[str]:
     return found
 
 
-@pytest.fixture(scope="module")
-def all_kinds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+WHOLE = whole_projects()
+
+
+@pytest.fixture(scope="module", params=[args for _, args in WHOLE], ids=[i for i, _ in WHOLE])
+def all_kinds(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """Every kind together, and each pattern with all of its entry kinds."""
     from trigger_scaffold._cli import main
 
     dest = tmp_path_factory.mktemp("ops") / "svc"
-    args = [a for kind in KINDS for a in ("--trigger", kind)]
-    assert main(["new", str(dest), "--no-input", "-q", *args]) == 0
+    assert main(["new", str(dest), "--no-input", "-q", *request.param]) == 0
     return dest
 
 
@@ -84,7 +87,9 @@ def test_every_function_has_error_and_throttle_alarms(all_kinds: Path) -> None:
     resources = load_template(all_kinds / "template.yaml")["Resources"]
     alarms = _alarms(resources)
     functions = [n for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"]
-    assert len(functions) == len(KINDS)
+    answers = yaml.safe_load((all_kinds / ".copier-answers.yml").read_text())
+    pattern = load_catalog().pattern(answers["pattern"])
+    assert len(functions) == len(answers["triggers"]) + len(pattern.functions)
     for function in functions:
         assert _has_alarm(alarms, "Errors", function), function
         assert _has_alarm(alarms, "Throttles", function), function
@@ -93,7 +98,8 @@ def test_every_function_has_error_and_throttle_alarms(all_kinds: Path) -> None:
 def test_every_failure_queue_has_a_depth_alarm(all_kinds: Path) -> None:
     resources = load_template(all_kinds / "template.yaml")["Resources"]
     queues = failure_queues(resources)
-    assert len(queues) >= len(KINDS) // 2
+    if yaml.safe_load((all_kinds / ".copier-answers.yml").read_text())["pattern"] == "none":
+        assert len(queues) >= len(KINDS) // 2
     alarms = _alarms(resources)
     missing = [q for q in queues if not _has_alarm(alarms, "ApproximateNumberOfMessagesVisible", q)]
     assert not missing, f"no depth alarm on {missing}"

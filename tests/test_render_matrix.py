@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 from aws_lambda_powertools.utilities.parser import models, parse
-from conftest import available_kinds
+from conftest import available_kinds, whole_projects
 from gates import gate_failures
 
 from trigger_scaffold import load_catalog
 
 pytestmark = pytest.mark.matrix
 KINDS = available_kinds()
+WHOLE = whole_projects()
 
 
 def _assert_gates(project: Path) -> None:
@@ -106,14 +107,17 @@ def test_sample_events_satisfy_powertools_models(new_project: Callable[..., Path
     assert checked == sum(len(catalog.trigger(k).parser_models) for k in KINDS)
 
 
-def test_generated_imports_are_covered_by_requirements(new_project: Callable[..., Path]) -> None:
+@pytest.mark.parametrize(("spec", "args"), WHOLE, ids=[spec for spec, _ in WHOLE])
+def test_generated_imports_are_covered_by_requirements(
+    new_project: Callable[..., Path], spec: str, args: list[str]
+) -> None:
     """Handlers and tests import only what requirements-dev.txt installs, at our pinned versions."""
     import ast
     import re
     import sys
     from importlib import metadata
 
-    project = new_project(*[arg for kind in KINDS for arg in ("--trigger", kind)])
+    project = new_project(*args)
     pins = {}
     for line in (project / "requirements-dev.txt").read_text().splitlines():
         line = line.split("#")[0].strip()

@@ -37,13 +37,14 @@ def run_wizard(keys: str, draft: Draft | None = None) -> Answers:
 
 
 def test_defaults_only() -> None:
-    answers = run_wizard(ENTER + ENTER + ENTER + "n" + ENTER + ENTER + ENTER)
+    answers = run_wizard(ENTER + ENTER + ENTER + ENTER + "n" + ENTER + ENTER)
     assert answers == Answers("demo-svc", (Trigger("api", "api"),), "none", "python3.13", "arm64")
 
 
 def test_several_triggers_with_names_and_choices() -> None:
     keys = (
         ENTER  # project name: the default from DEST
+        + ENTER  # pattern none (asked first: it limits the trigger kinds)
         + downs(ENABLED, "api", "sqs")
         + ENTER  # first kind
         + BACKSPACE * 3
@@ -59,7 +60,6 @@ def test_several_triggers_with_names_and_choices() -> None:
         + ENTER
         + ENTER  # api, named api
         + "n"
-        + ENTER  # pattern none
         + downs(list(CATALOG.runtimes), "python3.13", "python3.12")
         + ENTER
         + downs(list(CATALOG.architectures), "arm64", "x86_64")
@@ -82,6 +82,7 @@ def test_invalid_names_are_asked_again() -> None:
         + BACKSPACE * 8
         + "good-name"
         + ENTER
+        + ENTER  # pattern
         + ENTER
         + BACKSPACE * 3
         + "../x"
@@ -90,7 +91,6 @@ def test_invalid_names_are_asked_again() -> None:
         + "web"
         + ENTER
         + "n"
-        + ENTER
         + ENTER
         + ENTER
     )
@@ -146,6 +146,8 @@ def test_real_terminal_end_to_end(tmp_path: Path, scaffold_home: Path) -> None:
     )
     child.expect("Project name")
     child.send(ENTER)
+    child.expect("Architecture pattern")
+    child.send(ENTER)
     child.expect("Which event source")
     child.expect("kinesis")  # the whole list is drawn, with invocation types
     child.send(downs(ENABLED, "api", "sqs") + ENTER)
@@ -153,8 +155,6 @@ def test_real_terminal_end_to_end(tmp_path: Path, scaffold_home: Path) -> None:
     child.send(BACKSPACE * 3 + "orders" + ENTER)
     child.expect("Add another trigger")
     child.send("n")
-    child.expect("Architecture pattern")
-    child.send(ENTER)
     child.expect("Python runtime")
     child.send(ENTER)
     child.expect("Architecture")

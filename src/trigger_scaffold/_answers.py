@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from trigger_scaffold._catalog import Catalog
+from trigger_scaffold._catalog import Catalog, Pattern
 from trigger_scaffold._errors import TriggerScaffoldError
 
 # Kept in step with the validators in copier.yml (a test renders both with the same inputs).
@@ -155,6 +155,19 @@ def parse_trigger_spec(spec: str, taken: dict[str, str], catalog: Catalog) -> tu
     return kind, free_name(kind, taken, catalog)
 
 
+def check_fits_pattern(trigger: Trigger, pattern: Pattern) -> None:
+    """Refuse a trigger that the pattern cannot take as an entry, or that takes a name it uses."""
+    refusal = pattern.refusal(trigger.kind)
+    if refusal is not None:
+        raise TriggerScaffoldError(refusal)
+    reserved = pattern.reserving(trigger.name)
+    if reserved is not None:
+        raise TriggerScaffoldError(
+            f"trigger name {trigger.name!r} is reserved by pattern {pattern.id!r} (its resources "
+            f"use {reserved!r}); choose another name"
+        )
+
+
 def validate(answers: Answers, catalog: Catalog) -> Answers:
     """Check every answer against the catalog; the first problem is raised as one line."""
     check_project_name(answers.project_name)
@@ -172,11 +185,7 @@ def validate(answers: Answers, catalog: Catalog) -> Answers:
         check_trigger_name(trigger.name)
         check_name_is_free(trigger.name, trigger.kind, seen, catalog)
         seen[trigger.name] = trigger.kind
-        if not pattern.accepts(trigger.kind):
-            raise TriggerScaffoldError(
-                f"pattern {pattern.id!r} does not take a {trigger.kind!r} trigger; it fits: "
-                + ", ".join(pattern.entry_triggers or ())
-            )
+        check_fits_pattern(trigger, pattern)
     if answers.runtime not in catalog.runtimes:
         raise TriggerScaffoldError(
             f"unknown runtime {answers.runtime!r}; choose one of: {', '.join(catalog.runtimes)}"

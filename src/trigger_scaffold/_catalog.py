@@ -48,13 +48,22 @@ class TriggerKind:
 
 @dataclass(frozen=True)
 class Pattern:
-    """One architecture pattern; ``entry_triggers`` is None when any trigger fits."""
+    """One architecture pattern; ``entry_triggers`` is None when any trigger fits.
+
+    Every trigger of a pattern project is an entry of the pattern. ``functions`` are the
+    pattern's own functions and ``reserved`` the other names its resource ids start with:
+    no trigger may take (or extend) either.
+    """
 
     id: str
     label: str
     summary: str
     status: Status
     entry_triggers: tuple[str, ...] | None
+    why: str = ""
+    functions: tuple[str, ...] = ()
+    reserved: tuple[str, ...] = ()
+    refuses: tuple[tuple[str, str], ...] = ()
 
     @property
     def available(self) -> bool:
@@ -63,7 +72,26 @@ class Pattern:
 
     def accepts(self, kind: str) -> bool:
         """Whether ``kind`` is a sensible entry trigger for this pattern."""
-        return self.entry_triggers is None or kind in self.entry_triggers
+        return self.refusal(kind) is None
+
+    def refusal(self, kind: str) -> str | None:
+        """Why this pattern cannot take a ``kind`` trigger, or None when it can."""
+        reason = dict(self.refuses).get(kind)
+        if reason is not None:
+            return f"pattern {self.id!r} cannot take a {kind!r} trigger: {reason}"
+        if self.entry_triggers is not None and kind not in self.entry_triggers:
+            return (
+                f"pattern {self.id!r} cannot take a {kind!r} trigger ({self.why}); "
+                f"its entry triggers: {', '.join(self.entry_triggers)}"
+            )
+        return None
+
+    def reserving(self, name: str) -> str | None:
+        """The reserved name that trigger name ``name`` would collide with, if any."""
+        for reserved in (*self.functions, *self.reserved):
+            if name == reserved or name.startswith(f"{reserved}-"):
+                return reserved
+        return None
 
 
 @dataclass(frozen=True)
@@ -141,6 +169,10 @@ def _pattern(pattern_id: str, data: dict[str, Any]) -> Pattern:
         summary=data["summary"],
         status=data["status"],
         entry_triggers=None if entry == "any" else tuple(entry),
+        why=data.get("why", ""),
+        functions=tuple(data.get("functions", {})),
+        reserved=tuple(data.get("reserved", ())),
+        refuses=tuple(data.get("refuses", {}).items()),
     )
 
 

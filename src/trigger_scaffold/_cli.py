@@ -61,7 +61,8 @@ def _build_parser(catalog: Catalog) -> argparse.ArgumentParser:
         "--pattern",
         help="architecture pattern: "
         + ", ".join(p.id for p in catalog.patterns if p.available)
-        + f" (default {catalog.defaults.pattern})",
+        + f" (default {catalog.defaults.pattern}); every trigger is an entry of it, "
+        "`list` shows which kinds each pattern takes",
     )
     new.add_argument("--project-name", help="project name (default: DEST's folder name)")
     new.add_argument(
@@ -189,7 +190,12 @@ def _cmd_add_trigger(args: argparse.Namespace, catalog: Catalog, console: Consol
         from trigger_scaffold._wizard import ask_trigger_name
 
         plan_trigger(project, args.kind, None, catalog)  # refuse a bad kind before asking
-        name = ask_trigger_name(args.kind, {t.name: t.kind for t in project.triggers}, catalog)
+        name = ask_trigger_name(
+            args.kind,
+            {t.name: t.kind for t in project.triggers},
+            catalog,
+            pattern=catalog.pattern(str(project.answers.get("pattern", "none"))),
+        )
     trigger = plan_trigger(project, args.kind, name, catalog)
     check_clean_git(project)
     console.step(
@@ -248,6 +254,10 @@ def _cmd_list(args: argparse.Namespace, catalog: Catalog, console: Console) -> i
     for pattern in catalog.patterns:
         note = "" if pattern.available else " [not generated yet]"
         console.print(f"  {pattern.id:<{width}}  {pattern.summary}{note}")
+        if pattern.id != catalog.defaults.pattern:
+            entries = ", ".join(pattern.entry_triggers or ("any kind",))
+            refused = "".join(f" except {kind}" for kind, _ in pattern.refuses)
+            console.print(f"  {'':<{width}}  entry triggers: {entries}{refused}")
     return 0
 
 

@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from trigger_scaffold._catalog import Catalog, load_catalog
+import yaml
+
+from trigger_scaffold._catalog import Catalog, load_catalog, parse_catalog
 
 _BLOCK = re.compile(r"(<!-- kinds:start -->\n)(.*?)(<!-- kinds:end -->)", re.S)
 _ID_USE = re.compile(r"\{\{ ?P ?\}\}([A-Z][a-z0-9]*)")
@@ -23,7 +25,15 @@ def id_words(kinds_dir: Path, kind: str) -> list[str]:
     ``OrdersDead...`` and could clash, which copier.yml and the CLI refuse from these words.
     """
     words = set(_SHARED_ID_WORDS)
-    for path in (kinds_dir / kind).glob("*.jinja"):
+    paths = [*(kinds_dir / kind).glob("*.jinja")]
+    # The patterns that take the kind as an entry add ids: their overrides of the kind's
+    # partials and their per-entry resources.
+    catalog = parse_catalog(yaml.safe_load((kinds_dir.parent / "catalog.yml").read_text()))
+    for pattern in catalog.patterns:
+        if pattern.id != catalog.defaults.pattern and pattern.accepts(kind):
+            folder = kinds_dir.parent / "patterns" / pattern.id
+            paths += [*folder.glob(f"entry/{kind}/*.jinja"), *folder.glob("entry.yaml.jinja")]
+    for path in paths:
         words.update(_ID_USE.findall(path.read_text(encoding="utf-8")))
     return sorted(words)
 

@@ -20,6 +20,7 @@ from jinja2 import TemplateError
 
 from trigger_scaffold._answers import (
     Trigger,
+    check_fits_pattern,
     check_kind,
     check_name_is_free,
     check_trigger_name,
@@ -27,7 +28,7 @@ from trigger_scaffold._answers import (
 )
 from trigger_scaffold._catalog import Catalog, parse_catalog
 from trigger_scaffold._errors import TriggerScaffoldError
-from trigger_scaffold._render import first_line
+from trigger_scaffold._render import cache_compiled_templates, first_line
 from trigger_scaffold._template import data_home, ensure_template_repo, git
 
 ANSWERS_FILE = ".copier-answers.yml"
@@ -146,10 +147,15 @@ def plan_trigger(project: Project, kind: str, name: str | None, current: Catalog
                 f"this project's template version ({project.commit}) does not generate "
                 f"{kind!r} triggers yet; run `trigger-scaffold update` first"
             )
+    pattern = (known or current).pattern(str(project.answers.get("pattern", "none")))
+    refusal = pattern.refusal(kind)
+    if refusal is not None:
+        raise TriggerScaffoldError(refusal)
     taken = {t.name: t.kind for t in project.triggers}
     if name is None:
         name = free_name(kind, taken, current)
     check_trigger_name(name)
+    check_fits_pattern(Trigger(name, kind), pattern)
     try:
         check_name_is_free(name, kind, taken, current)
     except TriggerScaffoldError as error:
@@ -160,6 +166,7 @@ def plan_trigger(project: Project, kind: str, name: str | None, current: Catalog
 
 
 def _run_copier_update(project: Project, data: dict[str, Any], vcs_ref: Any, quiet: bool) -> None:
+    cache_compiled_templates()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

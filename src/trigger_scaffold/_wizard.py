@@ -11,12 +11,13 @@ from trigger_scaffold._answers import (
     Answers,
     Draft,
     Trigger,
+    check_fits_pattern,
     check_name_is_free,
     check_project_name,
     check_trigger_name,
     free_name,
 )
-from trigger_scaffold._catalog import Catalog, TriggerKind
+from trigger_scaffold._catalog import Catalog, Pattern, TriggerKind
 from trigger_scaffold._errors import TriggerScaffoldError
 
 
@@ -31,13 +32,18 @@ def _validator(check: Any) -> Any:
     return validate
 
 
-def kind_choice(kind: TriggerKind) -> Choice:
-    """How a trigger kind is offered: id, invocation type and what it is."""
+def kind_choice(kind: TriggerKind, pattern: Pattern | None = None) -> Choice:
+    """How a trigger kind is offered: id, invocation type and what it is.
+
+    In a pattern project only the pattern's entry kinds can be picked.
+    """
     disabled: str | None = None
     if kind.status == "retired":
         disabled = "shut down by AWS"
     elif not kind.available:
         disabled = "not generated yet"
+    elif pattern is not None and not pattern.accepts(kind.id):
+        disabled = f"not an entry of {pattern.id}"
     note = " (closed to new AWS customers)" if kind.closed_to_new_customers else ""
     title = f"{kind.id:<16} {kind.invocation:<5}  {kind.summary}{note}"
     return Choice(title=title, value=kind.id, disabled=disabled)
@@ -70,33 +76,53 @@ class _Asker:
         return answer
 
 
-def _ask_name(asker: _Asker, kind: str, taken: dict[str, str], catalog: Catalog) -> str:
+def _ask_name(
+    asker: _Asker, kind: str, taken: dict[str, str], catalog: Catalog, pattern: Pattern | None
+) -> str:
     def check_name(name: str) -> None:
         check_trigger_name(name)
         check_name_is_free(name, kind, taken, catalog)
+        if pattern is not None:
+            check_fits_pattern(Trigger(name, kind), pattern)
 
     return asker.text("Trigger name", free_name(kind, taken, catalog), check_name)
 
 
 def ask_trigger_name(
-    kind: str, taken: dict[str, str], catalog: Catalog, io: dict[str, Any] | None = None
+    kind: str,
+    taken: dict[str, str],
+    catalog: Catalog,
+    io: dict[str, Any] | None = None,
+    pattern: Pattern | None = None,
 ) -> str:
     """Ask for the name of a trigger added to a project whose triggers are ``taken``."""
-    return _ask_name(_Asker(io or {}), kind, taken, catalog)
+    return _ask_name(_Asker(io or {}), kind, taken, catalog, pattern)
 
 
-def _ask_triggers(asker: _Asker, catalog: Catalog) -> tuple[Trigger, ...]:
+def _ask_triggers(asker: _Asker, catalog: Catalog, pattern: Pattern) -> tuple[Trigger, ...]:
     triggers: list[Trigger] = []
-    choices = [kind_choice(kind) for kind in catalog.triggers]
+    choices = [kind_choice(kind, pattern) for kind in catalog.triggers]
     while True:
         prompt = "Which event source triggers the function?"
         if triggers:
             prompt = "Which event source triggers the next function?"
         kind = asker.select(prompt, choices, default=catalog.defaults.trigger)
-        name = _ask_name(asker, kind, {t.name: t.kind for t in triggers}, catalog)
+        name = _ask_name(asker, kind, {t.name: t.kind for t in triggers}, catalog, pattern)
         triggers.append(Trigger(name, kind))
         if not asker.confirm("Add another trigger?", default=False):
             return tuple(triggers)
+
+
+def _pattern_choice(pattern: Pattern, triggers: tuple[Trigger, ...]) -> Choice:
+    """A pattern, offered only when it is generated and takes the triggers already given."""
+    disabled: str | None = None
+    if not pattern.available:
+        disabled = "not generated yet"
+    elif any(not pattern.accepts(t.kind) for t in triggers):
+        disabled = "does not take " + ", ".join(
+            sorted({t.kind for t in triggers if not pattern.accepts(t.kind)})
+        )
+    return Choice(f"{pattern.id:<20} {pattern.summary}", value=pattern.id, disabled=disabled)
 
 
 def ask(
@@ -118,23 +144,16 @@ def ask(
         if draft.project_name is not None
         else asker.text("Project name", default_project_name, check_project_name)
     )
-    triggers = draft.triggers or _ask_triggers(asker, catalog)
     pattern = (
         draft.pattern
         if draft.pattern is not None
         else asker.select(
             "Architecture pattern",
-            [
-                Choice(
-                    f"{p.id:<20} {p.summary}",
-                    value=p.id,
-                    disabled=None if p.available else "not generated yet",
-                )
-                for p in catalog.patterns
-            ],
+            [_pattern_choice(p, draft.triggers) for p in catalog.patterns],
             default=defaults.pattern,
         )
     )
+    triggers = draft.triggers or _ask_triggers(asker, catalog, catalog.pattern(pattern))
     runtime = (
         draft.runtime
         if draft.runtime is not None
