@@ -235,3 +235,31 @@ def test_pattern_entry_passes_the_gates(
     unnamed = [r for r in resources if FAILURE_PATH.search(r) and r not in readme]
     assert not unnamed, f"the README does not say where these failures go: {unnamed}"
     assert f"### how the {spec.label.lower()} pattern works" in readme.lower()
+
+
+def _second_entry(pattern: Pattern) -> tuple[str, str]:
+    """The first two entry kinds of a pattern (the second added by add-trigger)."""
+    entries = [k for k in available_kinds() if pattern.accepts(k)]
+    return entries[0], entries[1] if len(entries) > 1 else entries[0]
+
+
+@pytest.mark.matrix
+@pytest.mark.parametrize("pattern", PATTERNS, ids=lambda p: p.id)
+def test_add_trigger_adds_a_second_entry_that_passes_the_gates(
+    tmp_path: Path, pattern: Pattern
+) -> None:
+    first, second = _second_entry(pattern)
+    project = make_pattern_project(tmp_path, pattern.id, f"{first}:first")
+    before = shared_resources(project, pattern)
+    result = run_cli("add-trigger", second, "--name", "second", "-C", str(project))
+    assert result.returncode == 0, result.stderr
+    after = shared_resources(project, pattern)
+    # The pattern's resources stay as they were; only fan-out-fan-in's split function gains
+    # read access to the bucket of an s3 entry (it reads the uploaded object).
+    assert set(after) == set(before)
+    changed = {name for name in before if after[name] != before[name]}
+    assert changed <= ({"SplitFunction"} if second == "s3" else set()), changed
+    assert (project / "functions" / "second" / "app.py").is_file()
+    assert "SecondFunction" in load_template(project / "template.yaml")["Resources"]
+    failures = gate_failures(project)
+    assert not failures, "\n".join(failures)
