@@ -220,12 +220,15 @@ FAILURE_PATH = re.compile(r"(DeadLetterQueue|FailureQueue|ErrorQueue|Dlq)$")
 def test_pattern_entry_passes_the_gates(
     new_project: Callable[..., Path], pattern: str, kind: str
 ) -> None:
-    project = new_project("--pattern", pattern, "--trigger", kind)
+    # The longest trigger name (20 characters), so generated lines stay within ruff's limit.
+    base = kind.replace("-", "")[:12]
+    name = f"{base}-{'x' * (19 - len(base))}"
+    project = new_project("--pattern", pattern, "--trigger", f"{kind}:{name}")
     failures = gate_failures(project)
     assert not failures, "\n".join(failures)
 
     spec = CATALOG.pattern(pattern)
-    owners = tuple(pascal(n) for n in (kind, *spec.functions, *spec.reserved))
+    owners = tuple(pascal(n) for n in (name, *spec.functions, *spec.reserved))
     resources = load_template(project / "template.yaml")["Resources"]
     strays = [r for r in resources if not r.startswith(owners)]
     assert not strays, f"ids a trigger name could clash with: {strays}"
