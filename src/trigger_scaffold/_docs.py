@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,12 @@ _ID_USE = re.compile(r"\{\{ ?P ?\}\}([A-Z][a-z0-9]*)")
 _SHARED_ID_WORDS = ("Function",)
 
 
+@cache
+def _catalog_beside(kinds_dir: Path) -> Catalog:
+    """The catalog of the template tree that ``kinds_dir`` belongs to, parsed once."""
+    return parse_catalog(yaml.safe_load((kinds_dir.parent / "catalog.yml").read_text()))
+
+
 def id_words(kinds_dir: Path, kind: str) -> list[str]:
     """First words of the ids a kind appends to its trigger's PascalCase name.
 
@@ -28,7 +35,7 @@ def id_words(kinds_dir: Path, kind: str) -> list[str]:
     paths = [*(kinds_dir / kind).glob("*.jinja")]
     # The patterns that take the kind as an entry add ids: their overrides of the kind's
     # partials and their per-entry resources.
-    catalog = parse_catalog(yaml.safe_load((kinds_dir.parent / "catalog.yml").read_text()))
+    catalog = _catalog_beside(kinds_dir)
     for pattern in catalog.patterns:
         if pattern.id != catalog.defaults.pattern and pattern.accepts(kind):
             folder = kinds_dir.parent / "patterns" / pattern.id

@@ -148,14 +148,11 @@ def plan_trigger(project: Project, kind: str, name: str | None, current: Catalog
                 f"{kind!r} triggers yet; run `trigger-scaffold update` first"
             )
     pattern = (known or current).pattern(str(project.answers.get("pattern", "none")))
-    refusal = pattern.refusal(kind)
-    if refusal is not None:
-        raise TriggerScaffoldError(refusal)
     taken = {t.name: t.kind for t in project.triggers}
     if name is None:
         name = free_name(kind, taken, current)
+    check_fits_pattern(Trigger(name, kind), pattern)  # a refused kind first, then the name
     check_trigger_name(name)
-    check_fits_pattern(Trigger(name, kind), pattern)
     try:
         check_name_is_free(name, kind, taken, current)
     except TriggerScaffoldError as error:
