@@ -44,6 +44,17 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return repo
 
 
+@pytest.fixture
+def template_v1(tmp_path: Path) -> Path:
+    """A throwaway git repository of this template, tagged v1.0.0."""
+    from trigger_scaffold._template import git, sync_template_repo, template_root
+
+    repo = tmp_path / "template"
+    sync_template_repo(template_root(), repo, "v1")
+    git("tag", "v1.0.0", cwd=repo)
+    return repo
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(scaffold_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRIGGER_SCAFFOLD_HOME", str(scaffold_home))

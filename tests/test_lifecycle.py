@@ -13,7 +13,7 @@ import yaml
 from conftest import run_cli
 from gates import gate_failures
 
-from trigger_scaffold._template import git, sync_template_repo, template_root
+from trigger_scaffold._template import git
 
 HANDLER_EDIT = '\n\ndef my_helper() -> str:\n    """Written by the user."""\n    return "mine"\n'
 OWN_RESOURCE = (
@@ -148,15 +148,6 @@ def test_add_trigger_on_a_plain_copier_project(tmp_path: Path, template_repo: Pa
 
 
 # --- template upgrades -------------------------------------------------------------------
-
-
-@pytest.fixture
-def template_v1(tmp_path: Path) -> Path:
-    """A throwaway git repository of this template, tagged v1.0.0."""
-    repo = tmp_path / "template"
-    sync_template_repo(template_root(), repo, "v1")
-    git("tag", "v1.0.0", cwd=repo)
-    return repo
 
 
 def release_v2(repo: Path) -> None:

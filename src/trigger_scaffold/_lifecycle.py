@@ -28,7 +28,8 @@ from trigger_scaffold._answers import (
 )
 from trigger_scaffold._catalog import Catalog, parse_catalog
 from trigger_scaffold._errors import TriggerScaffoldError
-from trigger_scaffold._render import cache_compiled_templates, first_line
+from trigger_scaffold._render import first_line
+from trigger_scaffold._speedups import speed_up_copier
 from trigger_scaffold._template import data_home, ensure_template_repo, git
 
 ANSWERS_FILE = ".copier-answers.yml"
@@ -163,7 +164,7 @@ def plan_trigger(project: Project, kind: str, name: str | None, current: Catalog
 
 
 def _run_copier_update(project: Project, data: dict[str, Any], vcs_ref: Any, quiet: bool) -> None:
-    cache_compiled_templates()
+    speed_up_copier()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -3,64 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import tempfile
 import warnings
-from functools import cache
 from pathlib import Path
-from typing import Any
 
 from copier import run_copy
-from copier._jinja_ext import CopierTemplateLoader
 from copier.errors import CopierError
-from jinja2 import Environment, FileSystemBytecodeCache, TemplateError
+from jinja2 import TemplateError
 
 from trigger_scaffold._answers import Answers
 from trigger_scaffold._errors import TriggerScaffoldError
-from trigger_scaffold._template import data_home, git
-
-
-class _ByName(FileSystemBytecodeCache):
-    """One cache file per template name; Jinja recompiles when the source checksum differs.
-
-    copier renders older template versions from temporary clones, so keying by path (Jinja's
-    default) would add a file per partial for every clone.
-    """
-
-    def get_cache_key(self, name: str, filename: str | None = None) -> str:
-        return hashlib.sha1(name.encode("utf-8"), usedforsecurity=False).hexdigest()
-
-
-@cache
-def _cache_in(directory: Path) -> _ByName | None:
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError:  # a read-only home: render without the cache
-        return None
-    return _ByName(str(directory))
-
-
-def cache_compiled_templates() -> None:
-    """Keep the template's compiled Jinja code between renders, like ``.pyc`` files.
-
-    Compiling the partials is most of a render's cost, and copier compiles them again for
-    every render (``add-trigger`` and ``update`` render the template three times). copier.yml
-    cannot configure a bytecode cache without ``_jinja_extensions`` (and so ``--trust``), so
-    the loader copier uses gets one here, in the trigger-scaffold data home.
-    """
-    if getattr(CopierTemplateLoader, "_trigger_scaffold_cache", False):
-        return
-    original = CopierTemplateLoader.load
-
-    def load(self: Any, environment: Environment, name: str, globals: Any = None) -> Any:
-        if environment.bytecode_cache is None:
-            environment.bytecode_cache = _cache_in(data_home() / "jinja-bytecode")
-        return original(self, environment, name, globals)
-
-    CopierTemplateLoader.load = load  # type: ignore[method-assign]
-    CopierTemplateLoader._trigger_scaffold_cache = True  # type: ignore[attr-defined]
+from trigger_scaffold._speedups import speed_up_copier
+from trigger_scaffold._template import git
 
 
 def first_line(error: BaseException) -> str:
@@ -89,7 +45,7 @@ def render_new(answers: Answers, dest: Path, *, src: str, vcs_ref: str | None) -
     """
     dest = dest.absolute()
     check_destination(dest)
-    cache_compiled_templates()
+    speed_up_copier()
     created_parents: list[Path] = []
     parent = dest.parent
     while not parent.exists():

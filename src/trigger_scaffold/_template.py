@@ -145,6 +145,9 @@ def _sync(source: Path, repo: Path, message: str) -> str:
     git("add", "--all", cwd=repo)
     if git("status", "--porcelain", cwd=repo).strip():
         git("commit", "--quiet", "--message", message, cwd=repo, env=_GIT_ENV)
+        # One pack instead of a loose file per object: copier clones the mirror up to five
+        # times per command, and a local clone links every object file.
+        git("repack", "-a", "-d", "-q", cwd=repo)
     return git("rev-parse", "HEAD", cwd=repo).strip()
 
 
