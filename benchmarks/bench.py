@@ -157,8 +157,8 @@ def bench_generation(work: Path, runs: int) -> list[str]:
         f"(median of {len(floors)}, one run before each measured run; "
         f"range {min(floors):.2f}-{max(floors):.2f} s)"
     )
-    for name, (seconds, ratio) in results.items():
-        lines.append(f"{name:<16} {seconds:6.2f} s   {ratio:5.2f} x floor")
+    for name, (took, ratio) in results.items():
+        lines.append(f"{name:<16} {took:6.2f} s   {ratio:5.2f} x floor")
     lines.append("Goals:")
     ratio_1 = results["new-1"][1]
     lines.append(
@@ -326,10 +326,10 @@ def _bench_functions(work: Path, runs: int, response_url: str) -> list[str]:
             response_url,
         )
         handler = [str(script), str(app), str(event)]
-        seconds, ratios[kind] = _paired_python(handler, ["-c", FLOOR], runs)
+        took, ratios[kind] = _paired_python(handler, ["-c", FLOOR], runs)
         size = package_size(project / "functions" / kind)
         lines.append(
-            f"{kind:<12} {seconds * 1000:5.0f} ms  {ratios[kind]:4.2f} x floor  "
+            f"{kind:<12} {took * 1000:5.0f} ms  {ratios[kind]:4.2f} x floor  "
             f"package {size / 1e6:5.2f} MB  top imports: {_top_imports(handler)}"
         )
         services = sorted(set(CLIENT.findall(app.read_text())))

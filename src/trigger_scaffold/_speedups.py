@@ -10,7 +10,8 @@ is slower, never different. ``TRIGGER_SCAFFOLD_NO_SPEEDUPS=1`` turns them all of
   files: compiling partials, question defaults and file names is most of a render's cost.
   copier.yml cannot configure a bytecode cache without ``_jinja_extensions`` (and so
   ``--trust``).
-- copier.yml and the catalog it includes are parsed with libyaml when PyYAML has it.
+- copier.yml, the catalog it includes and the computed answers (rendered to YAML text and
+  parsed again) are parsed with libyaml when PyYAML has it.
 - A local template repository (such as the mirror ``new`` records) is cloned once per
   revision and process: copier's other clones of it are hard-linked copies of the first
   (git replaces files by renaming them, never in place, and copier only reads templates).
@@ -36,6 +37,7 @@ import jinja2
 import yaml
 from copier import _main as copier_main
 from copier import _template as copier_template
+from copier import _user_data as copier_user_data
 from jinja2 import Environment, FileSystemBytecodeCache
 from jinja2.bccache import Bucket
 
@@ -148,14 +150,23 @@ def _cache_compiled_code() -> bool:
     return True
 
 
-def _parse_config_with_libyaml() -> bool:
+def _parse_yaml_with_libyaml() -> bool:
     fast_loader = getattr(yaml, "CSafeLoader", None)
-    if fast_loader is None or getattr(copier_template, "yaml", None) is not yaml:
+    modules = (copier_template, copier_user_data)
+    if fast_loader is None or any(getattr(m, "yaml", None) is not yaml for m in modules):
         return False
-    with_libyaml = types.ModuleType(yaml.__name__)
-    with_libyaml.__dict__.update(vars(yaml))
-    with_libyaml.SafeLoader = fast_loader  # type: ignore[attr-defined]
-    copier_template.yaml = with_libyaml  # type: ignore[attr-defined]
+
+    def safe_load(stream: Any) -> Any:
+        return yaml.load(stream, Loader=fast_loader)  # noqa: S506 - libyaml's safe loader
+
+    # copier.yml and its includes: copier derives its loader from yaml.SafeLoader.
+    config_yaml = types.ModuleType(yaml.__name__)
+    config_yaml.__dict__.update(vars(yaml), SafeLoader=fast_loader)
+    copier_template.yaml = config_yaml  # type: ignore[attr-defined]
+    # Answers: computed ``yaml``/``json`` answers are rendered to text and parsed again.
+    answers_yaml = types.ModuleType(yaml.__name__)
+    answers_yaml.__dict__.update(vars(yaml), safe_load=safe_load)
+    copier_user_data.yaml = answers_yaml  # type: ignore[attr-defined]
     return True
 
 
@@ -244,7 +255,7 @@ def speed_up_copier() -> dict[str, bool]:
     if not _APPLIED and not os.environ.get(DISABLE):
         _APPLIED.update(
             compiled_code=_cache_compiled_code(),
-            libyaml=_parse_config_with_libyaml(),
+            libyaml=_parse_yaml_with_libyaml(),
             clone_once=_clone_local_templates_once(),
             file_mode_once=_ask_file_mode_once(),
         )
