@@ -218,8 +218,8 @@ def _python_seconds(args: list[str]) -> float:
     )
 
 
-def _paired_python(args: list[str], floor: list[str], runs: int) -> tuple[float, float]:
-    return paired(lambda _: _python_seconds(args), lambda: _python_seconds(floor), runs)
+def _paired_python(args: list[str], floor: Callable[[], float], runs: int) -> tuple[float, float]:
+    return paired(lambda _: _python_seconds(args), floor, runs)
 
 
 def _top_imports(args: list[str], top: int = 4) -> str:
@@ -311,8 +311,13 @@ def _bench_functions(work: Path, runs: int, response_url: str) -> list[str]:
         ],
         env={"TRIGGER_SCAFFOLD_HOME": str(work / "home")},
     )
-    floor = statistics.median(_python_seconds(["-c", FLOOR]) for _ in range(runs))
-    lines.append(f"floor (python -c '{FLOOR}'): {floor * 1000:.0f} ms")
+    floors: list[float] = []
+
+    def python_floor() -> float:
+        floors.append(_python_seconds(["-c", FLOOR]))
+        return floors[-1]
+
+    floor_line = len(lines)
     script = work / "cold_start.py"
     script.write_text(COLD_START)
     catalog = load_catalog()
@@ -326,7 +331,7 @@ def _bench_functions(work: Path, runs: int, response_url: str) -> list[str]:
             response_url,
         )
         handler = [str(script), str(app), str(event)]
-        took, ratios[kind] = _paired_python(handler, ["-c", FLOOR], runs)
+        took, ratios[kind] = _paired_python(handler, python_floor, runs)
         size = package_size(project / "functions" / kind)
         lines.append(
             f"{kind:<12} {took * 1000:5.0f} ms  {ratios[kind]:4.2f} x floor  "
@@ -335,8 +340,15 @@ def _bench_functions(work: Path, runs: int, response_url: str) -> list[str]:
         services = sorted(set(CLIENT.findall(app.read_text())))
         if ratios[kind] > 1.5 and services:
             clients = "; ".join(f"boto3.client({s!r})" for s in services)
-            _, ratio = _paired_python(handler, ["-c", f"{FLOOR}; {clients}"], runs)
+            client_floor = functools.partial(_python_seconds, ["-c", f"{FLOOR}; {clients}"])
+            _, ratio = _paired_python(handler, client_floor, runs)
             with_clients[kind] = f"{kind} {ratio:.2f} x ({', '.join(services)})"
+    lines.insert(
+        floor_line,
+        f"floor (python -c '{FLOOR}'): {statistics.median(floors) * 1000:.0f} ms (median of "
+        f"{len(floors)}, one run before each measured run; range "
+        f"{min(floors) * 1000:.0f}-{max(floors) * 1000:.0f} ms)",
+    )
     worst = max(ratios, key=lambda k: ratios[k])
     lines.append(
         f"Goal: cold start <= 1.5 x floor for every kind: worst {ratios[worst]:.2f} x "
