@@ -60,6 +60,12 @@ def differences(left: Path, right: Path) -> list[str]:
     return sorted(found)
 
 
+@pytest.fixture
+def _speedups_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(_speedups.DISABLE, raising=False)
+
+
+@pytest.mark.usefixtures("_speedups_on")
 def test_every_speedup_applies_to_the_pinned_copier() -> None:
     assert _speedups.speed_up_copier() == {
         "compiled_code": True,
@@ -104,6 +110,7 @@ def test_new_add_trigger_and_update_are_byte_identical_without_speedups(
     )
 
 
+@pytest.mark.usefixtures("_speedups_on")
 def test_copier_clones_a_local_template_once_per_revision(tmp_path: Path) -> None:
     from trigger_scaffold._cli import main
 
@@ -136,6 +143,7 @@ def test_compiled_strings_are_cached_per_jinja_configuration(tmp_path: Path) -> 
     assert len(list(tmp_path.iterdir())) == 2
 
 
+@pytest.mark.usefixtures("_speedups_on")
 @pytest.mark.parametrize(("file_mode", "index_mode"), [("false", "100755"), ("true", "100644")])
 def test_executable_bits_reach_the_index_only_when_git_ignores_modes(
     tmp_path: Path, file_mode: str, index_mode: str

@@ -44,7 +44,7 @@ from jinja2.bccache import Bucket
 from trigger_scaffold._template import data_home
 
 DISABLE = "TRIGGER_SCAFFOLD_NO_SPEEDUPS"
-# How copier's clones of the mirror were made in this process: "cloned" or "linked".
+# How copier's clones of local templates were made in this process: "cloned" or "linked".
 CLONES: Counter[str] = Counter()
 
 
@@ -205,12 +205,15 @@ def _clone_local_templates_once() -> bool:
         seed = _SEEDS.get((url, ref))
         if seed is None or not seed.is_dir():
             result = str(clone(url, ref, location=location))
-            seed = _seed_dir()
-            shutil.copytree(
-                result, seed, symlinks=True, copy_function=_link_or_copy, dirs_exist_ok=True
-            )
-            _SEEDS[(url, ref)] = seed
             CLONES["cloned"] += 1
+            try:
+                seed = _seed_dir()
+                shutil.copytree(
+                    result, seed, symlinks=True, copy_function=_link_or_copy, dirs_exist_ok=True
+                )
+            except OSError:  # no room for the copy: later requests clone again
+                return result
+            _SEEDS[(url, ref)] = seed
             return result
         shutil.copytree(
             seed, location, symlinks=True, copy_function=_link_or_copy, dirs_exist_ok=True
