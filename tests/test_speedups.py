@@ -3,47 +3,30 @@
 from __future__ import annotations
 
 import filecmp
-import os
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from conftest import run_cli
 from copier import _main as copier_main
 from jinja2.sandbox import SandboxedEnvironment
 
 from trigger_scaffold import _speedups
 from trigger_scaffold._template import git
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "test",
-    "GIT_AUTHOR_EMAIL": "test@localhost",
-    "GIT_COMMITTER_NAME": "test",
-    "GIT_COMMITTER_EMAIL": "test@localhost",
-}
 
-
-def cli(*args: str, cwd: Path, speedups: bool) -> None:
-    env = {**os.environ, **GIT_ENV, "NO_COLOR": "1"}
-    env.pop(_speedups.DISABLE, None)
-    if not speedups:
-        env[_speedups.DISABLE] = "1"
-    result = subprocess.run(
-        [sys.executable, "-m", "trigger_scaffold", *args],
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def cli(*args: str, cwd: Path, speedups: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if speedups:
+        monkeypatch.delenv(_speedups.DISABLE, raising=False)
+    else:
+        monkeypatch.setenv(_speedups.DISABLE, "1")
+    result = run_cli(*args, cwd=cwd)
     assert result.returncode == 0, result.stderr
 
 
 def commit_all(project: Path, message: str) -> None:
     git("add", "--all", cwd=project)
-    git("commit", "--quiet", "--message", message, cwd=project, env=GIT_ENV)
+    git("commit", "--quiet", "--message", message, cwd=project)
 
 
 def differences(left: Path, right: Path) -> list[str]:
@@ -76,7 +59,7 @@ def test_every_speedup_applies_to_the_pinned_copier() -> None:
 
 
 def test_new_add_trigger_and_update_are_byte_identical_without_speedups(
-    tmp_path: Path, template_v1: Path
+    tmp_path: Path, template_v1: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each step runs on two copies of a project, with and without the speed-ups.
 
@@ -89,19 +72,20 @@ def test_new_add_trigger_and_update_are_byte_identical_without_speedups(
         parent.mkdir()
         args = ["--pattern", "pub-sub", "--trigger", "sqs:orders", "--trigger", "s3:uploads"]
         cli("new", "svc", "--no-input", "-q", "--template", str(template_v1), *args,
-            cwd=parent, speedups=speedups)  # fmt: skip
+            cwd=parent, speedups=speedups, monkeypatch=monkeypatch)  # fmt: skip
         project = parent / "svc"
         commit_all(project, "Generated")
-        cli("add-trigger", "schedule", "--name", "nightly", "-q", cwd=project, speedups=speedups)
+        cli("add-trigger", "schedule", "--name", "nightly", "-q", cwd=project,
+            speedups=speedups, monkeypatch=monkeypatch)  # fmt: skip
         commit_all(project, "Added")
         trees[speedups] = project
 
     readme = template_v1 / "templates" / "project" / "README.md.jinja"
     readme.write_text(readme.read_text() + "\nRelease notes: v2.\n")
-    git("commit", "--quiet", "--all", "--message", "v2", cwd=template_v1, env=GIT_ENV)
+    git("commit", "--quiet", "--all", "--message", "v2", cwd=template_v1)
     git("tag", "v2.0.0", cwd=template_v1)
     for speedups, project in trees.items():
-        cli("update", "-q", cwd=project, speedups=speedups)
+        cli("update", "-q", cwd=project, speedups=speedups, monkeypatch=monkeypatch)
         assert "Release notes: v2." in (project / "README.md").read_text()
 
     assert differences(trees[True], trees[False]) == []

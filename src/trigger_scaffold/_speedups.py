@@ -177,6 +177,10 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
+def _link_tree(src: str | Path, dst: str | Path) -> None:
+    shutil.copytree(src, dst, symlinks=True, copy_function=_link_or_copy, dirs_exist_ok=True)
+
+
 _SEEDS: dict[tuple[str, str], Path] = {}
 
 
@@ -208,16 +212,12 @@ def _clone_local_templates_once() -> bool:
             CLONES["cloned"] += 1
             try:
                 seed = _seed_dir()
-                shutil.copytree(
-                    result, seed, symlinks=True, copy_function=_link_or_copy, dirs_exist_ok=True
-                )
+                _link_tree(result, seed)
             except OSError:  # no room for the copy: later requests clone again
                 return result
             _SEEDS[(url, ref)] = seed
             return result
-        shutil.copytree(
-            seed, location, symlinks=True, copy_function=_link_or_copy, dirs_exist_ok=True
-        )
+        _link_tree(seed, location)
         CLONES["linked"] += 1
         return location
 
