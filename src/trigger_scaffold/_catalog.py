@@ -35,6 +35,8 @@ class TriggerKind:
     safe_deployments: bool = True
     closed_to_new_customers: bool = False
     notice: str | None = None
+    business_logic: str | None = None
+    optional_fields: tuple[str, ...] = ()
 
     @property
     def available(self) -> bool:
@@ -158,6 +160,8 @@ def _trigger(kind: str, data: dict[str, Any]) -> TriggerKind:
         safe_deployments=bool(data.get("safe_deployments", True)),
         closed_to_new_customers=bool(data.get("closed_to_new_customers", False)),
         notice=data.get("notice"),
+        business_logic=data.get("business_logic"),
+        optional_fields=tuple(data.get("optional_fields", ())),
     )
 
 

@@ -1,0 +1,360 @@
+"""What the generated handlers promise AWS, checked by running them in-process (matrix tier).
+
+- Stream order: every function that an event source mapping feeds from a Kinesis or DynamoDB
+  stream stops at the first failed record and reports it and every later record, because
+  Lambda restarts the shard at the lowest reported sequence number: no later record may take
+  effect before the failed one.
+- Optional fields: every kind's handler runs on its sample events with the fields AWS may
+  leave out (the catalog's ``optional_fields``) removed, without a KeyError or TypeError.
+
+Each check runs over every kind alone, every pattern with each entry kind, and the project
+with every kind, and is shown to fail on a mutated copy of a handler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from unittest import mock
+
+import pytest
+import yaml
+from aws_lambda_powertools import Metrics
+from conftest import available_kinds, whole_projects
+from gates import load_template, sam_translate
+from moto import mock_aws
+
+from trigger_scaffold import load_catalog
+from trigger_scaffold._cli import main
+
+pytestmark = pytest.mark.matrix
+CATALOG = load_catalog()
+KINDS = available_kinds()
+
+
+def _specs() -> list[tuple[str, list[str]]]:
+    """Every kind alone, every pattern with each entry kind, and every kind together."""
+    specs = [(kind, ["--trigger", kind]) for kind in KINDS]
+    for pattern in CATALOG.patterns:
+        if pattern.id == "none" or not pattern.available:
+            continue
+        specs += [
+            (f"{pattern.id}-{kind}", ["--pattern", pattern.id, "--trigger", kind])
+            for kind in KINDS
+            if pattern.accepts(kind)
+        ]
+    return specs + [spec for spec in whole_projects() if spec[0] == "every-kind"]
+
+
+SPECS = _specs()
+
+
+@pytest.fixture(scope="module")
+def render(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, list[str]], Path]:
+    """Render a project once per module run (``new --no-input``), keyed by its spec id."""
+    base = tmp_path_factory.mktemp("contracts")
+    rendered: dict[str, Path] = {}
+
+    def make(spec_id: str, args: list[str]) -> Path:
+        if spec_id not in rendered:
+            dest = base / spec_id
+            code = main(["new", str(dest), "--no-input", "--quiet", *args])
+            assert code == 0, f"new {' '.join(args)} exited {code}"
+            rendered[spec_id] = dest
+        return rendered[spec_id]
+
+    return make
+
+
+@dataclass
+class _Context:
+    """The Lambda context attributes that handlers and Powertools read."""
+
+    function_name: str = "contract-check"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:contract-check"
+    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
+    log_group_name: str = "/aws/lambda/contract-check"
+    log_stream_name: str = "2026/01/01/[$LATEST]0"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@dataclass(frozen=True)
+class Function:
+    """One generated function: its code directory and the translated template around it."""
+
+    project: Path
+    logical_id: str
+    directory: Path
+    module_file: str
+    handler_name: str
+    variables: dict[str, Any]
+    resources: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.directory.name
+
+    def kind(self) -> str | None:
+        """The catalog kind of the trigger this function serves, if it serves one."""
+        answers = yaml.safe_load((self.project / ".copier-answers.yml").read_text())
+        kinds = {t["name"]: t["kind"] for t in answers["triggers"]}
+        return kinds.get(self.name)
+
+    def sample_events(self) -> dict[str, dict[str, Any]]:
+        """The function's sample events (``events/<name>-<stem>.json``), by stem."""
+        return {
+            path.stem.removeprefix(f"{self.name}-"): json.loads(path.read_text())
+            for path in sorted((self.project / "events").glob(f"{self.name}-*.json"))
+        }
+
+
+def _functions(project: Path) -> tuple[dict[str, Function], dict[str, Any]]:
+    """The project's functions by logical id, and the translated template's resources."""
+    source = load_template(project / "template.yaml")
+    translated = sam_translate(source)
+    resources: dict[str, Any] = translated["Resources"]
+    global_vars = source.get("Globals", {}).get("Function", {}).get("Environment", {})
+    functions = {}
+    for logical_id, resource in source["Resources"].items():
+        props = resource.get("Properties", {})
+        if resource["Type"] != "AWS::Serverless::Function" or "CodeUri" not in props:
+            continue
+        module, handler = props.get("Handler", "app.lambda_handler").rsplit(".", 1)
+        variables = {
+            **global_vars.get("Variables", {}),
+            **props.get("Environment", {}).get("Variables", {}),
+        }
+        functions[logical_id] = Function(
+            project=project,
+            logical_id=logical_id,
+            directory=project / props["CodeUri"],
+            module_file=f"{module.replace('.', '/')}.py",
+            handler_name=handler,
+            variables=variables,
+            resources=resources,
+        )
+    return functions, resources
+
+
+def _target(resources: dict[str, Any], reference: Any) -> str | None:
+    """The logical id of the function that a FunctionName reference names (through aliases)."""
+    if not isinstance(reference, dict) or "Ref" not in reference:
+        return None
+    logical_id: str = reference["Ref"]
+    resource = resources.get(logical_id, {})
+    if resource.get("Type") == "AWS::Lambda::Alias":
+        return _target(resources, resource["Properties"]["FunctionName"])
+    return logical_id
+
+
+def _stream_source(resources: dict[str, Any], mapping: dict[str, Any]) -> str | None:
+    """``kinesis`` or ``dynamodb`` for a mapping that reads one of those streams, else None."""
+    arn = mapping.get("EventSourceArn")
+    if isinstance(arn, dict) and "Fn::GetAtt" in arn:
+        logical_id, attribute = arn["Fn::GetAtt"]
+        kind = resources.get(logical_id, {}).get("Type")
+        if kind == "AWS::Kinesis::Stream" or kind == "AWS::Kinesis::StreamConsumer":
+            return "kinesis"
+        if kind == "AWS::DynamoDB::Table" and attribute == "StreamArn":
+            return "dynamodb"
+    if "StartingPosition" in mapping and "Topics" not in mapping:
+        # A stream this check cannot tell apart: fail rather than pass it by.
+        raise AssertionError(f"event source mapping on an unknown stream: {arn}")
+    return None
+
+
+def stream_consumers(project: Path) -> list[tuple[Function, str]]:
+    """Every function an event source mapping feeds from a Kinesis or DynamoDB stream."""
+    functions, resources = _functions(project)
+    found = []
+    for resource in resources.values():
+        if resource["Type"] != "AWS::Lambda::EventSourceMapping":
+            continue
+        props = resource["Properties"]
+        source = _stream_source(resources, props)
+        if source is None:
+            continue
+        target = _target(resources, props["FunctionName"])
+        assert target in functions, f"stream mapping to {target}, not a function with code"
+        found.append((functions[target], source))
+    return found
+
+
+@contextlib.contextmanager
+def loaded(function: Function) -> Iterator[ModuleType]:
+    """The function's handler module, imported fresh as Lambda would, with moto for AWS.
+
+    Environment variables come from the template: literals as they are, a topic or queue
+    reference as a moto topic or queue, anything else a placeholder. No network.
+    """
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": "contracts",
+        "POWERTOOLS_METRICS_NAMESPACE": "contracts",
+    }
+    module_name = f"_contract_{function.name.replace('-', '_')}"
+    with (
+        mock.patch.dict(os.environ, env),
+        mock_aws(),
+        mock.patch.object(socket.socket, "connect", side_effect=OSError("no network here")),
+    ):
+        import boto3
+
+        for name, value in function.variables.items():
+            if name.startswith("POWERTOOLS_"):
+                continue
+            if isinstance(value, str):
+                os.environ[name] = value
+                continue
+            ref = value.get("Ref") if isinstance(value, dict) else None
+            kind = function.resources.get(ref, {}).get("Type")
+            if kind == "AWS::SNS::Topic":
+                os.environ[name] = boto3.client("sns").create_topic(Name=ref)["TopicArn"]
+            elif kind == "AWS::SQS::Queue":
+                os.environ[name] = boto3.client("sqs").create_queue(QueueName=ref)["QueueUrl"]
+            else:
+                os.environ[name] = f"placeholder-{name.lower()}"
+        spec = importlib.util.spec_from_file_location(
+            module_name, function.directory / function.module_file
+        )
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        Metrics().clear_default_dimensions()
+        Metrics().clear_metrics()
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+            yield module
+        finally:
+            sys.modules.pop(module_name, None)
+            Metrics().clear_default_dimensions()
+            Metrics().clear_metrics()
+
+
+# --- Stream order -------------------------------------------------------------------------
+
+_SEQUENCE = {
+    "kinesis": lambda r: r["kinesis"]["sequenceNumber"],
+    "dynamodb": lambda r: r["dynamodb"]["SequenceNumber"],
+}
+
+
+def _reported(response: Any) -> list[str]:
+    return [item["itemIdentifier"] for item in response["batchItemFailures"]]
+
+
+def stream_order_violations(function: Function, source: str) -> list[str]:
+    """How ``function`` breaks stream order on its sample batch; empty when it keeps it."""
+    kind = function.kind()
+    logic = CATALOG.trigger(kind).business_logic if kind else None
+    if logic is None:
+        return [f"{function.name}: no business_logic in the catalog for kind {kind!r}"]
+    batches = [
+        e
+        for e in function.sample_events().values()
+        if any(r.get("eventSource") == f"aws:{source}" for r in e.get("Records", []))
+    ]
+    if not batches:
+        return [f"{function.name}: no sample {source} batch in events/"]
+    sequence = _SEQUENCE[source]
+    problems = []
+    with loaded(function) as module:
+        handler = getattr(module, function.handler_name)
+        calls: list[int] = []
+
+        def record(*_: Any, **__: Any) -> None:
+            calls.append(1)
+
+        def fail_first(*_: Any, **__: Any) -> None:
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("first record fails")
+
+        for batch in batches:
+            module.__dict__[logic] = record
+            # The records the handler accepts: the sample may carry poisoned ones. Drop the
+            # first reported record until none is.
+            records = list(batch["Records"])
+            for _ in batch["Records"]:
+                reported = _reported(handler({**batch, "Records": records}, _Context()))
+                records = [r for r in records if not reported or sequence(r) != reported[0]]
+            if len(records) < 2:
+                problems.append(f"{function.name}: sample batch has < 2 good records")
+                continue
+            event = {**batch, "Records": records}
+            calls.clear()
+            clean = _reported(handler(event, _Context()))
+            if clean or len(calls) != len(records):
+                problems.append(
+                    f"{function.name}: clean batch reported {clean} and called {logic} "
+                    f"{len(calls)} times for {len(records)} records"
+                )
+                continue
+            calls.clear()
+            module.__dict__[logic] = fail_first
+            try:
+                response = handler(event, _Context())
+            except Exception as error:  # noqa: BLE001 - any raise is the finding
+                problems.append(f"{function.name}: raised {error!r} instead of reporting")
+                continue
+            if len(calls) != 1:
+                problems.append(
+                    f"{function.name}: {len(calls) - 1} later record(s) processed after the "
+                    "first failed"
+                )
+            if _reported(response) != [sequence(r) for r in records]:
+                problems.append(
+                    f"{function.name}: reported {_reported(response)}, not the failed record "
+                    "and every later one"
+                )
+    return problems
+
+
+@pytest.mark.parametrize(("spec_id", "args"), SPECS, ids=[s for s, _ in SPECS])
+def test_stream_consumers_keep_order(
+    render: Callable[[str, list[str]], Path], spec_id: str, args: list[str]
+) -> None:
+    project = render(spec_id, args)
+    problems = [
+        problem
+        for function, source in stream_consumers(project)
+        for problem in stream_order_violations(function, source)
+    ]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("kind", [k for k in ("kinesis", "dynamodb") if k in KINDS])
+def test_stream_order_check_fails_on_a_handler_that_processes_past_a_failure(
+    render: Callable[[str, list[str]], Path], tmp_path: Path, kind: str
+) -> None:
+    project = tmp_path / kind
+    shutil.copytree(render(kind, ["--trigger", kind]), project)
+    [(function, source)] = stream_consumers(project)
+    assert stream_order_violations(function, source) == []
+    app = function.directory / function.module_file
+    # Powertools' BatchProcessor as before: every record is processed, failed or not.
+    text = app.read_text()
+    assert "        if self.fail_messages:\n" in text
+    app.write_text(text.replace("        if self.fail_messages:\n", "        if False:\n"))
+
+    problems = stream_order_violations(function, source)
+
+    assert any("later record(s) processed" in p for p in problems), problems
+    assert any("not the failed record and every later one" in p for p in problems), problems
