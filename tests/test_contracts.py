@@ -5,7 +5,10 @@
   Lambda restarts the shard at the lowest reported sequence number: no later record may take
   effect before the failed one.
 - Optional fields: every kind's handler runs on its sample events with the fields AWS may
-  leave out (the catalog's ``optional_fields``) removed, without a KeyError or TypeError.
+  leave out (the catalog's ``optional_fields``) removed, without a KeyError, TypeError or
+  AttributeError (raised, logged, or turned into a batch item failure).
+- Metric dimensions: every EMF document a handler prints carries exactly the dimensions
+  ``function`` (the function's name) and ``service``, as the READMEs say.
 
 Each check runs over every kind alone, every pattern with each entry kind, and the project
 with every kind, and is shown to fail on a mutated copy of a handler.
@@ -14,12 +17,17 @@ with every kind, and is shown to fail on a mutated copy of a handler.
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
+import io
+import itertools
 import json
 import os
+import re
 import shutil
 import socket
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +48,9 @@ from trigger_scaffold._cli import main
 pytestmark = pytest.mark.matrix
 CATALOG = load_catalog()
 KINDS = available_kinds()
+# Each import gets a service (and so a Powertools logger) of its own, writing to the stdout
+# of its time: Powertools configures a logger once per service name and process.
+_IMPORTS = itertools.count()
 
 
 def _specs() -> list[tuple[str, list[str]]]:
@@ -205,7 +216,7 @@ def loaded(function: Function) -> Iterator[ModuleType]:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_SERVICE_NAME": "contracts",
+        "POWERTOOLS_SERVICE_NAME": f"contracts-{next(_IMPORTS)}",
         "POWERTOOLS_METRICS_NAMESPACE": "contracts",
     }
     module_name = f"_contract_{function.name.replace('-', '_')}"
@@ -358,3 +369,197 @@ def test_stream_order_check_fails_on_a_handler_that_processes_past_a_failure(
 
     assert any("later record(s) processed" in p for p in problems), problems
     assert any("not the failed record and every later one" in p for p in problems), problems
+
+
+# --- Optional fields and metric dimensions ------------------------------------------------
+
+_CRASH = re.compile(r"\b(KeyError|TypeError|AttributeError)\b")
+# The dimensions every function's metrics carry (project README, "Running it").
+DIMENSIONS = ["function", "service"]
+
+
+def without(event: Any, path: str) -> int:
+    """Delete ``path`` (dots, ``*`` for every list item) from ``event``; return how often.
+
+    Keys may hold dots themselves (``CodePipeline.job``): the key that matches is taken.
+    """
+    if isinstance(event, list) and (path == "*" or path.startswith("*.")):
+        rest = path[2:]
+        return sum(without(item, rest) for item in event) if rest else 0
+    if isinstance(event, dict):
+        for key in list(event):
+            if path == key:
+                del event[key]
+                return 1
+            if path.startswith(f"{key}."):
+                return without(event[key], path[len(key) + 1 :])
+    return 0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one invocation ended, as far as crashes on missing fields show."""
+
+    raised: str | None
+    crashes: int
+    failures: int
+    printed: str
+
+    def worse_than(self, other: Outcome) -> bool:
+        raised = self.raised is not None and _CRASH.search(self.raised) is not None
+        return (
+            (raised and self.raised != other.raised)
+            or self.crashes > other.crashes
+            or self.failures > other.failures
+        )
+
+
+def invoke(handler: Callable[..., Any], event: dict[str, Any], out: io.StringIO) -> Outcome:
+    start = out.tell()
+    raised, failures = None, 0
+    try:
+        # Warnings as errors would replace the exception under test (Powertools warns when
+        # a failed invocation has no metric to publish).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            response = handler(copy.deepcopy(event), _Context())
+    except Exception as error:  # noqa: BLE001 - how it ended is what is compared
+        raised = f"{type(error).__name__}: {error}"
+    else:
+        if isinstance(response, dict) and "batchItemFailures" in response:
+            failures = len(response["batchItemFailures"])
+    printed = out.getvalue()[start:]
+    return Outcome(raised, len(_CRASH.findall(printed)), failures, printed)
+
+
+def dimension_problems(function: Function, printed: str) -> list[str]:
+    """EMF documents in ``printed`` whose dimensions are not the project's one set."""
+    problems = []
+    for line in printed.splitlines():
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        emf = json.loads(line)
+        for directive in emf["_aws"]["CloudWatchMetrics"]:
+            names = [sorted(names) for names in directive["Dimensions"]]
+            if names != [DIMENSIONS] or emf.get("function") != function.name:
+                problems.append(
+                    f"{function.name}: metrics with dimensions {directive['Dimensions']} "
+                    f"(function={emf.get('function')!r}), not {DIMENSIONS}"
+                )
+    return problems
+
+
+def optional_field_problems(function: Function, kind: str) -> list[str]:
+    """How ``function`` fails on its sample events without the kind's optional fields."""
+    paths = CATALOG.trigger(kind).optional_fields
+    problems: list[str] = []
+    removed_any = False
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out), loaded(function) as m:
+        handler = getattr(m, function.handler_name)
+        for stem, event in function.sample_events().items():
+            full = invoke(handler, event, out)
+            problems += dimension_problems(function, full.printed)
+            reduced = copy.deepcopy(event)
+            if not sum(without(reduced, path) for path in paths):
+                continue
+            removed_any = True
+            cut = invoke(handler, reduced, out)
+            if cut.worse_than(full):
+                problems.append(
+                    f"{function.name}: {stem} without {', '.join(paths)}: raised {cut.raised}, "
+                    f"{cut.failures} failed records, {cut.crashes} crash(es) logged "
+                    f"(with them: {full.raised}, {full.failures}, {full.crashes})\n"
+                    + cut.printed[-2000:]
+                )
+    if paths and not removed_any:
+        problems.append(f"{function.name}: no sample event has any of {paths}")
+    return problems
+
+
+def trigger_functions(project: Path) -> list[tuple[Function, str]]:
+    """The functions that serve the project's triggers, with their kinds."""
+    functions, _ = _functions(project)
+    found = [(f, f.kind()) for f in functions.values()]
+    return [(f, kind) for f, kind in found if kind is not None]
+
+
+@pytest.mark.parametrize(("spec_id", "args"), SPECS, ids=[s for s, _ in SPECS])
+def test_handlers_run_without_optional_fields(
+    render: Callable[[str, list[str]], Path], spec_id: str, args: list[str]
+) -> None:
+    project = render(spec_id, args)
+    problems = [
+        problem
+        for function, kind in trigger_functions(project)
+        for problem in optional_field_problems(function, kind)
+    ]
+    assert not problems, "\n".join(problems)
+
+
+# Each mutation brings back a defect a handler had: (kind, generated line, defective line).
+MUTATIONS = [
+    (
+        "cloudfront",
+        'correlation_id.value = cf.get("config", {}).get("requestId") or getattr(\n'
+        '        context, "aws_request_id", ""\n'
+        "    )",
+        'correlation_id.value = cf["config"]["requestId"]',
+    ),
+    (
+        "ses",
+        'name: (receipt.get(f"{name}Verdict") or {}).get("status", "GRAY")',
+        'name: receipt[f"{name}Verdict"]["status"]',
+    ),
+    (
+        "sns",
+        'raw_attributes: dict[str, Any] = notification.get("MessageAttributes") or {}',
+        'raw_attributes = notification["MessageAttributes"]',
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "generated", "defective"),
+    [m for m in MUTATIONS if m[0] in KINDS],
+    ids=[m[0] for m in MUTATIONS if m[0] in KINDS],
+)
+def test_optional_field_check_fails_on_a_handler_that_needs_them(
+    render: Callable[[str, list[str]], Path],
+    tmp_path: Path,
+    kind: str,
+    generated: str,
+    defective: str,
+) -> None:
+    project = tmp_path / kind
+    shutil.copytree(render(kind, ["--trigger", kind]), project)
+    [(function, _)] = trigger_functions(project)
+    assert optional_field_problems(function, kind) == []
+    app = function.directory / function.module_file
+    text = app.read_text()
+    assert generated in text
+    app.write_text(text.replace(generated, defective))
+
+    problems = optional_field_problems(function, kind)
+
+    assert any("raised KeyError" in p for p in problems), problems
+
+
+@pytest.mark.skipif("cloudfront" not in KINDS, reason="narrowed with TS_KINDS")
+def test_dimension_check_fails_on_metrics_without_the_function_dimension(
+    render: Callable[[str, list[str]], Path], tmp_path: Path
+) -> None:
+    project = tmp_path / "cloudfront"
+    shutil.copytree(render("cloudfront", ["--trigger", "cloudfront"]), project)
+    [(function, kind)] = trigger_functions(project)
+    app = function.directory / function.module_file
+    text = app.read_text()
+    # Lambda@Edge's own EMF writer, as it was: the service dimension alone.
+    assert '"Dimensions": [["function", "service"]]' in text
+    app.write_text(
+        text.replace('"Dimensions": [["function", "service"]]', '"Dimensions": [["service"]]')
+    )
+
+    problems = optional_field_problems(function, kind)
+
+    assert any("metrics with dimensions [['service']]" in p for p in problems), problems
