@@ -338,19 +338,6 @@ def stream_order_violations(function: Function, source: str) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize(("spec_id", "args"), SPECS, ids=[s for s, _ in SPECS])
-def test_stream_consumers_keep_order(
-    render: Callable[[str, list[str]], Path], spec_id: str, args: list[str]
-) -> None:
-    project = render(spec_id, args)
-    problems = [
-        problem
-        for function, source in stream_consumers(project)
-        for problem in stream_order_violations(function, source)
-    ]
-    assert not problems, "\n".join(problems)
-
-
 @pytest.mark.parametrize("kind", [k for k in ("kinesis", "dynamodb") if k in KINDS])
 def test_stream_order_check_fails_on_a_handler_that_processes_past_a_failure(
     render: Callable[[str, list[str]], Path], tmp_path: Path, kind: str
@@ -485,11 +472,17 @@ def trigger_functions(project: Path) -> list[tuple[Function, str]]:
 
 
 @pytest.mark.parametrize(("spec_id", "args"), SPECS, ids=[s for s, _ in SPECS])
-def test_handlers_run_without_optional_fields(
+def test_handlers_keep_their_contracts(
     render: Callable[[str, list[str]], Path], spec_id: str, args: list[str]
 ) -> None:
+    """Stream order, optional fields and metric dimensions, on one rendered project."""
     project = render(spec_id, args)
     problems = [
+        problem
+        for function, source in stream_consumers(project)
+        for problem in stream_order_violations(function, source)
+    ]
+    problems += [
         problem
         for function, kind in trigger_functions(project)
         for problem in optional_field_problems(function, kind)
