@@ -7,7 +7,7 @@
 - Optional fields: every kind's handler runs on its sample events with the fields AWS may
   leave out (the catalog's ``optional_fields``) removed, without a KeyError, TypeError or
   AttributeError (raised, logged, or turned into a batch item failure).
-- Metric dimensions: every EMF document a handler prints carries exactly the dimensions
+- Metric dimensions: every EMF document a handler prints has one dimension set, with
   ``function`` (the function's name) and ``service``, as the READMEs say.
 
 Each check runs over every kind alone, every pattern with each entry kind, and the project
@@ -114,6 +114,7 @@ class Function:
     handler_name: str
     variables: dict[str, Any]
     resources: dict[str, Any]
+    parameters: dict[str, Any]
 
     @property
     def name(self) -> str:
@@ -157,6 +158,7 @@ def _functions(project: Path) -> tuple[dict[str, Function], dict[str, Any]]:
             handler_name=handler,
             variables=variables,
             resources=resources,
+            parameters=source.get("Parameters", {}),
         )
     return functions, resources
 
@@ -209,8 +211,9 @@ def stream_consumers(project: Path) -> list[tuple[Function, str]]:
 def loaded(function: Function) -> Iterator[ModuleType]:
     """The function's handler module, imported fresh as Lambda would, with moto for AWS.
 
-    Environment variables come from the template: literals as they are, a topic or queue
-    reference as a moto topic or queue, anything else a placeholder. No network.
+    Environment variables come from the template: literals as they are, a parameter as its
+    default, a topic or queue reference as a moto topic or queue, anything else a
+    placeholder. No network.
     """
     env = {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -235,7 +238,9 @@ def loaded(function: Function) -> Iterator[ModuleType]:
                 continue
             ref = value.get("Ref") if isinstance(value, dict) else None
             kind = function.resources.get(ref, {}).get("Type")
-            if kind == "AWS::SNS::Topic":
+            if "Default" in function.parameters.get(ref, {}):
+                os.environ[name] = str(function.parameters[ref]["Default"])
+            elif kind == "AWS::SNS::Topic":
                 os.environ[name] = boto3.client("sns").create_topic(Name=ref)["TopicArn"]
             elif kind == "AWS::SQS::Queue":
                 os.environ[name] = boto3.client("sqs").create_queue(QueueName=ref)["QueueUrl"]
@@ -420,15 +425,21 @@ def invoke(handler: Callable[..., Any], event: dict[str, Any], out: io.StringIO)
 
 
 def dimension_problems(function: Function, printed: str) -> list[str]:
-    """EMF documents in ``printed`` whose dimensions are not the project's one set."""
+    """EMF documents in ``printed`` without the dimensions every function's metrics carry."""
     problems = []
     for line in printed.splitlines():
         if not line.startswith("{") or '"_aws"' not in line:
             continue
         emf = json.loads(line)
         for directive in emf["_aws"]["CloudWatchMetrics"]:
-            names = [sorted(names) for names in directive["Dimensions"]]
-            if names != [DIMENSIONS] or emf.get("function") != function.name:
+            # One dimension set, which may add a documented one of its own (the
+            # aggregator's per-back-end metrics add ``backend``).
+            sets = directive["Dimensions"]
+            if (
+                len(sets) != 1
+                or not set(DIMENSIONS) <= set(sets[0])
+                or emf.get("function") != function.name
+            ):
                 problems.append(
                     f"{function.name}: metrics with dimensions {directive['Dimensions']} "
                     f"(function={emf.get('function')!r}), not {DIMENSIONS}"
