@@ -567,3 +567,26 @@ def test_dimension_check_fails_on_metrics_without_the_function_dimension(
     problems = optional_field_problems(function, kind)
 
     assert any("metrics with dimensions [['service']]" in p for p in problems), problems
+
+
+README_DIMENSIONS = "dimensions `service` and `function`"
+
+
+def readme_dimension_problems(text: str) -> list[str]:
+    """What a kind README gets wrong about the dimensions of the metrics it names."""
+    if "namespace" not in text:
+        return []
+    if README_DIMENSIONS not in text.replace("\n", " "):
+        return [f"names a metric namespace but not the {README_DIMENSIONS}"]
+    return []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_kind_readmes_state_the_emitted_dimensions(kind: str) -> None:
+    readme = Path(__file__).parent.parent / "templates" / "kinds" / kind / "readme.md.jinja"
+    assert readme_dimension_problems(readme.read_text()) == []
+
+
+def test_readme_dimension_check_fails_on_the_old_wording() -> None:
+    old = "Each batch counts `RecordsFailed` (namespace `demo`, dimension `service`)."
+    assert readme_dimension_problems(old) != []
