@@ -193,9 +193,15 @@ def readme_findings(stack: Stack, readme: str) -> list[str]:
             if ref.what == "function" or (ref.what == "version" and ref.target not in edge):
                 findings.append(f"README points at output {output}: {ref.what} {ref.target}")
 
+    alias_outputs = {
+        name: output
+        for name, output in stack.outputs.items()
+        if {ref.what for ref in stack.references(name, output["Value"], "Output")} == {"alias"}
+    }
+
     def names_an_alias(value: str, lines: list[str]) -> bool:
         value = value.strip().strip("'\"")
-        if value.endswith(f":{ALIAS}") or _output_names(value, stack.outputs):
+        if value.endswith(f":{ALIAS}") or _output_names(value, alias_outputs):
             return True
         variable = re.fullmatch(r"\$\{?(\w+)\}?", value)
         if variable:
@@ -311,6 +317,13 @@ def test_the_sample_has_no_findings(sample: Path) -> None:
             "--output text)",
             'README invokes "$FUNCTION", not',
             id="direct-invocation-of-latest",
+        ),
+        pytest.param(
+            "README.md",
+            '"FunctionArn": "\'"$(out S3BatchFunctionArn)"\'"',
+            '"FunctionArn": "\'"$(out S3BatchReportBucketName)"\'"',
+            "README has the user paste",
+            id="readme-pastes-another-output",
         ),
         pytest.param(
             "README.md",
