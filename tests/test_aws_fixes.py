@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 import pytest
 from conftest import available_kinds
-from gates import load_template, sam_translate
+from gates import _clean_env, load_template, sam_translate
 
 from trigger_scaffold import load_catalog
 
@@ -224,3 +225,164 @@ def test_auto_confirmed_sign_up_can_reset_its_password(
     # Recovery needs a verified address, and Cognito sends no code to a confirmed user.
     assert event["response"]["autoConfirmUser"] is True
     assert event["response"]["autoVerifyEmail"] is True
+
+
+# --- fan-out-fan-in: the split streams, so S3 bounds a job, not the function's memory -----
+
+MATERIALISED = (
+    '    items = [{"index": i, "input": item} for i, item in enumerate(split_job(request))]\n'
+)
+
+
+def _split_memory_test(project: Path) -> subprocess.CompletedProcess[str]:
+    """The project's own test that the split's memory does not grow with the upload."""
+    test = ["tests/functions/test_split.py", "-k", "memory_does_not_grow"]
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", *test],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=_clean_env(),
+    )
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _iam_statements(resources: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every statement of the roles' inline policies and the policies attached to roles."""
+    found: list[dict[str, Any]] = []
+    for resource in resources.values():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::IAM::Role":
+            documents = [p["PolicyDocument"] for p in props.get("Policies", [])]
+        elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            documents = [props["PolicyDocument"]]
+        else:
+            continue
+        found += [s for d in documents for s in _listed(d["Statement"])]
+    return found
+
+
+@pytest.mark.matrix
+@pytest.mark.parametrize("kind", [k for k in available_kinds() if k == "s3"])
+def test_split_streams_uploads_of_any_size(new_project: Callable[..., Path], kind: str) -> None:
+    project = new_project("--pattern", "fan-out-fan-in", "--trigger", f"{kind}:uploads")
+    definition = json.loads((project / "statemachine" / "workflow.asl.json").read_text())
+    reader = definition["States"]["ProcessItems"]["ItemReader"]
+    assert reader["ReaderConfig"] == {"InputType": "JSONL"}
+    # The key the split writes is the one its role may write and the workflow may read.
+    app = project / "functions" / "split" / "app.py"
+    assert 'key = f"jobs/{job_id}/items.jsonl"' in app.read_text()
+    resources = sam_translate(load_template(project / "template.yaml"))["Resources"]
+    granted = {
+        action
+        for statement in _iam_statements(resources)
+        if "/jobs/*/items.jsonl" in json.dumps(statement.get("Resource"))
+        for action in _listed(statement["Action"])
+    }
+    assert {"s3:PutObject", "s3:GetObject"} <= granted  # the split writes, the map reads
+
+    passed = _split_memory_test(project)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "1 passed" in passed.stdout
+    # The defect: every item collected in one list before it is written.
+    lines = app.read_text().splitlines(keepends=True)
+    [at] = [i for i, line in enumerate(lines) if line.startswith("    items = (")]
+    app.write_text("".join([*lines[:at], MATERIALISED, *lines[at + 1 :]]))
+    failed = _split_memory_test(project)
+    assert failed.returncode == 1, failed.stdout
+    assert "assert large < 2 * small" in failed.stdout
+
+
+# --- SNS: AWS services can publish to the topics they may feed ------------------------------
+
+PUBLISHING_SERVICES = {"s3.amazonaws.com", "events.amazonaws.com", "cloudwatch.amazonaws.com"}
+
+
+def _from_this_account(statement: dict[str, Any]) -> bool:
+    condition = statement.get("Condition", {}).get("StringEquals", {})
+    return condition.get("aws:SourceAccount") == {"Ref": "AWS::AccountId"}
+
+
+def _services(statement: dict[str, Any]) -> set[str]:
+    return set(_listed(statement.get("Principal", {}).get("Service", [])))
+
+
+def topic_problems(resources: dict[str, Any]) -> list[str]:
+    """Why S3, EventBridge or CloudWatch alarms of the account could not publish to a topic,
+    or where its key grants more than administration and exactly those services."""
+    problems = []
+    policies = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::SNS::TopicPolicy"]
+    for name, topic in resources.items():
+        if topic["Type"] != "AWS::SNS::Topic":
+            continue
+        key_ref = topic["Properties"].get("KmsMasterKeyId")
+        if not isinstance(key_ref, dict) or resources[key_ref["Ref"]]["Type"] != "AWS::KMS::Key":
+            problems.append(f"{name}: not encrypted with a key of the stack ({key_ref})")
+            continue
+        key = resources[key_ref["Ref"]]["Properties"]
+        if key.get("EnableKeyRotation") is not True:
+            problems.append(f"{name}: key rotation is off")
+        for statement in _listed(key["KeyPolicy"]["Statement"]):
+            actions = set(_listed(statement["Action"]))
+            admin = statement["Principal"] == {
+                "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+            }
+            if "kms:*" in actions and not admin:
+                problems.append(f"{name}: kms:* for {statement['Principal']}")
+            if "AWS" not in statement["Principal"] and (
+                _services(statement) != PUBLISHING_SERVICES
+                or actions != {"kms:GenerateDataKey*", "kms:Decrypt"}
+                or not _from_this_account(statement)
+            ):
+                problems.append(f"{name}: key statement {statement.get('Sid')} is not exact")
+        granted = [
+            s
+            for p in policies
+            if {"Ref": name} in p["Topics"]
+            for s in _listed(p["PolicyDocument"]["Statement"])
+            if s["Effect"] == "Allow" and "sns:Publish" in _listed(s["Action"])
+        ]
+        services = {service for s in granted if _from_this_account(s) for service in _services(s)}
+        if services != PUBLISHING_SERVICES:
+            problems.append(f"{name}: the topic policy lets {sorted(services)} publish")
+    return problems
+
+
+TOPIC_PROJECTS = [
+    args
+    for args in (("--trigger", "sns"), ("--pattern", "pub-sub", "--trigger", "sqs:orders"))
+    if args[-1].split(":")[0] in available_kinds()
+]
+
+
+@pytest.mark.matrix
+@pytest.mark.parametrize("args", TOPIC_PROJECTS, ids=lambda a: a[-1])
+def test_aws_services_can_publish_to_the_topics(
+    new_project: Callable[..., Path], args: tuple[str, ...]
+) -> None:
+    project = new_project(*args)
+    resources = sam_translate(load_template(project / "template.yaml"))["Resources"]
+    assert topic_problems(resources) == []
+    keys = {n for n, r in resources.items() if r["Type"] == "AWS::KMS::Key"}
+    assert keys
+    # Functions that publish to the topic may use its key.
+    publishers = [
+        s
+        for s in _iam_statements(resources)
+        if any(s.get("Resource") == {"Fn::GetAtt": [k, "Arn"]} for k in keys)
+    ]
+    if "pub-sub" in args:
+        assert publishers
+        assert all(
+            set(_listed(s["Action"])) == {"kms:GenerateDataKey*", "kms:Decrypt"} for s in publishers
+        )
+
+    for name, resource in resources.items():
+        if resource["Type"] == "AWS::SNS::Topic":
+            defect = copy.deepcopy(resources)
+            defect[name]["Properties"]["KmsMasterKeyId"] = "alias/aws/sns"
+            assert topic_problems(defect)
