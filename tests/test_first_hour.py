@@ -303,3 +303,19 @@ def test_new_inside_a_monorepo_commits_only_the_project(shell: Shell, tmp_path: 
     assert "Release notes: 1.1.0." in (project / "README.md").read_text()
     assert shell.run("git log -1 --format=%s", repo).strip() == "Update to template 1.1.0"
     assert shell.run("git status --porcelain", repo) == "?? notes.txt\n"
+
+
+def test_sam_validate_lint_is_not_said_to_need_a_region(shell: Shell, tmp_path: Path) -> None:
+    """`sam validate --lint` only runs cfn-lint (us-east-1 unless told): no region, no
+    credentials. The README once said it needed AWS_DEFAULT_REGION; when the `sam ` steps
+    run here, they run without any AWS_* variable, which proves the claim."""
+    output = shell.run(
+        f"trigger-scaffold new {tmp_path / 'svc'} --no-input -q --trigger sqs", tmp_path
+    )
+    assert output == ""
+    readme = (tmp_path / "svc" / "README.md").read_text()
+    develop = [line for block in code_blocks(readme, "Develop and test") for line in block]
+    (lint,) = [line for line in develop if line.startswith("sam validate --lint")]
+    assert "REGION" not in lint
+    assert "no region" in lint
+    assert not [name for name in shell.env if name.startswith("AWS_")]
