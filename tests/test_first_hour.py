@@ -319,3 +319,30 @@ def test_sam_validate_lint_is_not_said_to_need_a_region(shell: Shell, tmp_path: 
     assert "REGION" not in lint
     assert "no region" in lint
     assert not [name for name in shell.env if name.startswith("AWS_")]
+
+
+def test_every_generating_command_of_the_readme_runs_as_written(
+    shell: Shell, tmp_path: Path
+) -> None:
+    """`trigger-scaffold new ...` and `copier copy ...` examples, from an empty folder; the
+    template path placeholder becomes a clone of this repository, `copier` the one pipx or
+    uv would install beside the tool (``pipx install copier``)."""
+    repo = repository_copy(tmp_path / "work")
+    readme = (repo / "README.md").read_text()
+    commands = [
+        line
+        for heading in ("Install for everyday use", "Patterns")
+        for block in code_blocks(readme, heading)
+        for line in block
+        if line.startswith(("trigger-scaffold new", "copier copy"))
+    ]
+    assert len(commands) >= 5, commands
+    (shell_tools,) = [Path(p) for p in shell.env["PATH"].split(os.pathsep) if p.endswith("tools")]
+    (shell_tools / "copier").symlink_to(Path(sys.executable).parent / "copier")
+    here = tmp_path / "here"
+    here.mkdir()
+    for command in commands:
+        shell.run(command.replace("path/to/this/repo", str(repo)), here)
+        words = command.split()
+        dest = words[2] if words[0] == "trigger-scaffold" else words[-1]
+        assert (here / dest / "template.yaml").is_file(), command
