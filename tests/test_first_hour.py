@@ -346,3 +346,11 @@ def test_every_generating_command_of_the_readme_runs_as_written(
         words = command.split()
         dest = words[2] if words[0] == "trigger-scaffold" else words[-1]
         assert (here / dest / "template.yaml").is_file(), command
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    (quick_start,) = code_blocks((REPO / "README.md").read_text(), "Quick start")
+    assert len(quick_start) == 2, "the quick start keeps exactly two commands"
+    test_command = quick_start[1].split("#")[0].strip()
+    ci = [line for line in (REPO / ".ci" / "run").read_text().splitlines() if line.strip()]
+    assert ci[-1] == test_command == "make test"
