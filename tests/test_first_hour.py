@@ -228,6 +228,12 @@ def test_quick_start_from_a_git_repository(shell: Shell, tmp_path: Path) -> None
     assert wizard == "make wizard DEST=../my-service"
     assert runnable(quick_start) == [quick_start[0]]
 
+    # Through the .venv link, a setup run would reinstall this suite's own environment.
+    planned = shell.run(f"make --dry-run {wizard.removeprefix('make ')}", repo).splitlines()
+    assert planned == [".venv/bin/trigger-scaffold new ../my-service"], (
+        f"{REPO}/.venv is not set up as `make wizard` leaves it (run it once): {planned}"
+    )
+
     child = pexpect.spawn(
         "bash", ["-c", wizard], cwd=str(repo), env=shell.env, encoding="utf-8", timeout=120,
         dimensions=(40, 100),
