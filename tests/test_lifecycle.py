@@ -361,10 +361,10 @@ def test_add_trigger_takes_kind_colon_name_as_new_does(tmp_path: Path) -> None:
     assert (project / "functions" / "payments" / "app.py").is_file()
     commit_all(project, "payments")
     both = cli("add-trigger", "sqs:refunds", "--name", "other", cwd=project)
-    assert both.returncode == 2
+    assert both.returncode == 1  # refused input, as `new --trigger sqs:` is
     assert "two names given" in both.stderr
     empty = cli("add-trigger", "sqs:", cwd=project)
-    assert empty.returncode == 2
+    assert empty.returncode == 1
     assert "give a name after ':'" in empty.stderr
     assert status(project) == ""
 

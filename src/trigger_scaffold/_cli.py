@@ -197,9 +197,9 @@ def _split_kind(kind: str, name: str | None) -> tuple[str, str | None]:
     if not sep:
         return kind, name
     if not given:
-        raise UsageError(f"{kind}: give a name after ':' or leave out ':'")
+        raise TriggerScaffoldError(f"{kind}: give a name after ':' or leave out ':'")
     if name is not None and name != given:
-        raise UsageError(f"two names given ({given!r} and --name {name!r}); give one")
+        raise TriggerScaffoldError(f"two names given ({given!r} and --name {name!r}); give one")
     return kind, given
 
 
