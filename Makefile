@@ -6,7 +6,8 @@ CKSUM := $(shell cksum < pyproject.toml | cut -d' ' -f1)
 # The tool alone (what `make wizard` needs), then the test tooling on top (`make test`).
 TOOL_STAMP := $(VENV)/.tool-$(CKSUM)
 STAMP := $(VENV)/.installed-$(CKSUM)
-DEST ?= my-service
+# Beside this clone, not inside it: inside, the project would become part of this repository.
+DEST ?= ../my-service
 
 .PHONY: setup wizard test test-fast docs bench clean
 
