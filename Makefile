@@ -2,15 +2,26 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
-DEST ?= my-service
+CKSUM := $(shell cksum < pyproject.toml | cut -d' ' -f1)
+# The tool alone (what `make wizard` needs), then the test tooling on top (`make test`).
+TOOL_STAMP := $(VENV)/.tool-$(CKSUM)
+STAMP := $(VENV)/.installed-$(CKSUM)
+# Beside this clone, not inside it: inside, the project would become part of this repository.
+DEST ?= ../my-service
 
 .PHONY: setup wizard test test-fast docs bench clean
 
-$(STAMP): pyproject.toml
-	rm -f $(VENV)/.installed-*
+$(TOOL_STAMP): pyproject.toml
+	@echo "==> Creating $(VENV) with trigger-scaffold (first run only, under a minute)"
+	rm -f $(VENV)/.tool-* $(VENV)/.installed-*
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(STAMP): $(TOOL_STAMP)
+	@echo "==> Adding the test tooling to $(VENV) (first run only, about a minute)"
+	rm -f $(VENV)/.installed-*
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
@@ -20,6 +31,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-3.3.30
 
 $(CHECKOV_STAMP):
+	@echo "==> Creating $(CHECKOV_VENV) with checkov (first run only, about a minute)"
 	rm -rf $(CHECKOV_VENV)
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
@@ -28,12 +40,15 @@ $(CHECKOV_STAMP):
 
 setup: $(STAMP) $(CHECKOV_STAMP)  ## create .venv (tool + test tooling) and .venv-checkov
 
-wizard: setup  ## run the wizard: make wizard DEST=path/to/new-service
+wizard: $(TOOL_STAMP)  ## run the wizard: make wizard DEST=path/to/new-service
 	$(BIN)/trigger-scaffold new $(DEST)
 
-test: setup  ## the whole suite, render matrix included (what CI runs)
+# pytest's progress line shows how far the run is; --durations names the slowest tests.
+test: setup  ## the whole suite, render matrix included (what CI runs; 12-15 min on 2 cores)
+	@echo "==> Linters and mypy"
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
-	$(BIN)/python -m pytest -n auto -m "matrix or not matrix"
+	@echo "==> Test suite, render matrix included (12-15 min on 2 cores)"
+	$(BIN)/python -m pytest -n auto -m "matrix or not matrix" --durations=10
 
 test-fast: setup  ## everything but the render matrix
 	$(BIN)/python -m pytest -n auto

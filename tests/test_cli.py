@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -97,10 +98,64 @@ def test_bad_input_is_one_line_and_leaves_nothing(
 
 def test_destination_name_that_cannot_be_a_project_name(tmp_path: Path) -> None:
     result = run_cli("new", str(tmp_path / "My_Service"), "--no-input")
-    assert result.returncode == 2
+    flag = run_cli("new", str(tmp_path / "svc"), "--no-input", "--project-name", "My_Service")
     assert "pass --project-name NAME" in result.stderr
+    assert "invalid project name 'My_Service'" in result.stderr
+    assert "invalid project name 'My_Service'" in flag.stderr
+    # One invalid name, one exit code, whether it came from DEST or from the flag.
+    assert result.returncode == flag.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_destination_that_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "svc").write_text("mine")
+    result = run_cli("new", str(tmp_path / "svc"), "--no-input")
+    assert result.returncode == 1
+    assert "is a file, not a directory" in result.stderr
+    assert "not empty" not in result.stderr
+    assert (tmp_path / "svc").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    ("parent", "message"),
+    [
+        ("a-file/sub", "is a file, not a directory"),
+        ("/proc/no-such-dir/sub", "cannot create"),  # Linux refuses new entries in /proc
+        ("/proc", "cannot create"),
+    ],
+)
+def test_destination_that_cannot_be_created_is_one_line(
+    tmp_path: Path, parent: str, message: str
+) -> None:
+    (tmp_path / "a-file").write_text("mine")
+    result = run_cli("new", f"{parent}/svc", "--no-input", "-q", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert message in result.stderr
+    assert "unexpected" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_destination_in_a_folder_without_write_permission(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Root may write anywhere, so the permission is taken away where the check reads it.
+    monkeypatch.setattr("os.access", lambda path, mode: Path(path) != tmp_path)
+    assert main(["new", str(tmp_path / "svc"), "--no-input", "-q"]) == 1
+    assert f"no permission to write in '{tmp_path}'" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_two_triggers_of_one_kind_are_named_as_the_readme_says(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    said = re.search(r"\(`(--trigger \S+ --trigger \S+)` makes `(\S+)` and `(\S+)`", readme)
+    assert said, "README.md says how two triggers of one kind are named"
+    args = said.group(1).split()
+    assert main(["new", str(tmp_path / "svc"), "--no-input", "-q", *args]) == 0
+    answers = (tmp_path / "svc" / ".copier-answers.yml").read_text()
+    names = re.findall(r"^ *name: (\S+)", answers, re.M)
+    assert names == [said.group(2), said.group(3)]
 
 
 def test_no_terminal_and_no_trigger_names_the_flags(tmp_path: Path) -> None:

@@ -349,3 +349,46 @@ def test_refuses_a_tampered_answers_file(committed: Path, content: str, message:
     for command in (["add-trigger", "s3"], ["update"]):
         assert_refused(cli(*command, cwd=committed), message)
         assert status(committed) == ""
+
+
+# --- what the commands say ---------------------------------------------------------------
+
+
+def test_add_trigger_takes_kind_colon_name_as_new_does(tmp_path: Path) -> None:
+    project = make_project(tmp_path, "--trigger", "sqs:orders")
+    result = cli("add-trigger", "sqs:payments", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert (project / "functions" / "payments" / "app.py").is_file()
+    commit_all(project, "payments")
+    both = cli("add-trigger", "sqs:refunds", "--name", "other", cwd=project)
+    assert both.returncode == 1  # refused input, as `new --trigger sqs:` is
+    assert "two names given" in both.stderr
+    empty = cli("add-trigger", "sqs:", cwd=project)
+    assert empty.returncode == 1
+    assert "give a name after ':'" in empty.stderr
+    assert status(project) == ""
+
+
+def test_update_with_nothing_to_do_says_only_that(tmp_path: Path) -> None:
+    project = make_project(tmp_path, "--trigger", "sqs")
+    result = cli("update", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "Already at the newest template" in result.stderr
+    assert "Review" not in result.stderr
+    assert "Next steps" not in result.stderr
+    assert "commit" not in result.stderr
+    assert status(project) == ""
+
+
+def test_one_version_everywhere(tmp_path: Path) -> None:
+    """--version, the answers file and copier's own messages name the same release."""
+    from trigger_scaffold import __version__
+
+    version = cli("--version").stdout.split()[-1]
+    assert version == __version__
+    project = make_project(tmp_path, "--trigger", "sqs")
+    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"] == version
+    result = cli("update", cwd=project)
+    assert f"template version {version}" in result.stderr
+    assert "0.0.0" not in result.stderr
+    assert f"Already at the newest template ({version})" in result.stderr

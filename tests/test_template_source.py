@@ -189,3 +189,28 @@ def test_wheel_install_bundles_a_template_that_outlives_the_command(tmp_path: Pa
     assert Path(str(answers["_src_path"])) == home / "template"
     assert (home / "template" / ".git").is_dir()
     git("cat-file", "-e", f"{answers['_commit']}^{{commit}}", cwd=home / "template")
+
+
+def test_mirror_tags_the_first_commit_of_a_release(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    for entry in TEMPLATE_ENTRIES:
+        src = template_root() / entry
+        if src.is_dir():
+            import shutil
+
+            shutil.copytree(src, source / entry)
+        else:
+            source.mkdir(exist_ok=True)
+            (source / entry).write_bytes(src.read_bytes())
+    repo = tmp_path / "mirror"
+    first = sync_template_repo(source, repo, "1.0", tag="1.0.0")
+    assert git("describe", "--tags", "--always", cwd=repo).strip() == "1.0.0"
+    with (source / "copier.yml").open("a") as handle:
+        handle.write("# edited in a checkout of the same release\n")
+    second = sync_template_repo(source, repo, "1.0 again", tag="1.0.0")
+    assert second != first
+    # The tag never moves; later commits of the release are described relative to it.
+    assert git("rev-parse", "1.0.0^{commit}", cwd=repo).strip() == first
+    assert git("describe", "--tags", cwd=repo).strip().startswith("1.0.0-1-g")
+    sync_template_repo(source, repo, "not a release", tag="main")
+    assert git("tag", "--list", cwd=repo).split() == ["1.0.0"]

@@ -14,15 +14,23 @@ from prompt_toolkit.output import DummyOutput
 
 from trigger_scaffold import Answers, Trigger, load_catalog
 from trigger_scaffold._answers import Draft
-from trigger_scaffold._wizard import ask, ask_trigger_name
+from trigger_scaffold._wizard import (
+    _pattern_choice,
+    ask,
+    ask_trigger_name,
+    kind_choice,
+    runtime_choices,
+)
 
 CATALOG = load_catalog()
-ENTER, DOWN, BACKSPACE = "\r", "\x1b[B", "\x7f"
+ENTER, DOWN, UP, BACKSPACE = "\r", "\x1b[B", "\x1b[A", "\x7f"
 ENABLED = [k.id for k in CATALOG.triggers if k.available]
+RUNTIMES = sorted(CATALOG.runtimes, key=lambda r: tuple(int(n) for n in r[6:].split(".")))
 
 
 def downs(options: list[str], default: str, target: str) -> str:
-    return DOWN * (options.index(target) - options.index(default))
+    steps = options.index(target) - options.index(default)
+    return DOWN * steps if steps >= 0 else UP * -steps
 
 
 def run_wizard(keys: str, draft: Draft | None = None) -> Answers:
@@ -60,7 +68,7 @@ def test_several_triggers_with_names_and_choices() -> None:
         + ENTER
         + ENTER  # api, named api
         + "n"
-        + downs(list(CATALOG.runtimes), "python3.13", "python3.12")
+        + downs(RUNTIMES, "python3.13", "python3.12")
         + ENTER
         + downs(list(CATALOG.architectures), "arm64", "x86_64")
         + ENTER
@@ -190,3 +198,59 @@ def test_real_terminal_add_trigger_asks_the_name(
     child.close()
     assert child.exitstatus == 0, child.before
     assert (project / "functions" / "sqs-2" / "app.py").is_file()
+
+
+def drawn(choices: list[Any], default: str) -> list[str]:
+    """The lines questionary's select draws for ``choices``, as a terminal shows them."""
+    from questionary.prompts.common import InquirerControl
+
+    control = InquirerControl(choices, default, use_indicator=False, initial_choice=default)
+    return "".join(text for _, text in control._get_choice_tokens()).splitlines()
+
+
+@pytest.mark.parametrize("pattern", [None, *CATALOG.patterns], ids=lambda p: getattr(p, "id", p))
+def test_kind_list_fits_80_columns_and_lines_up(
+    pattern: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    lines = drawn([kind_choice(k, pattern, catalog=CATALOG) for k in CATALOG.triggers], "api")
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    rows = lines[: len(CATALOG.triggers)]
+    for kind, row in zip(CATALOG.triggers, rows, strict=True):
+        # The id starts in the same column whether the choice is offered or disabled.
+        assert row.index(f" {kind.id} ") == rows[0].index(" api ") + 0, row
+        assert row.index(f" {kind.invocation} ") == rows[0].index(" sync "), row
+    description = " ".join(" ".join(lines[len(rows) :]).split())
+    api = CATALOG.trigger("api")
+    assert " ".join(api.summary.split()) in description
+    assert f"sync: {CATALOG.invocations['sync']}" in description
+
+
+def test_the_old_rows_did_not_line_up() -> None:
+    """The check above catches questionary's two-column "- " prefix of disabled choices."""
+    from questionary import Choice
+
+    rows = drawn([Choice("api  sync", value="api"), Choice("iot  async", disabled="x")], "api")
+    assert rows[0].index("api") != rows[1].index("iot")
+
+
+def test_runtimes_are_sorted_and_the_default_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    default = CATALOG.defaults.runtime
+    lines = drawn(runtime_choices(CATALOG), default)
+    shown = [line.split()[-2 if "(default)" in line else -1] for line in lines[: len(RUNTIMES)]]
+    assert shown == RUNTIMES
+    assert f"{default}  (default)" in lines[RUNTIMES.index(default)]
+    description = " ".join(" ".join(lines[len(RUNTIMES) :]).split())
+    assert "The default:" in description
+    assert all(len(line) <= 80 for line in lines)
+
+
+def test_patterns_fit_80_columns_and_say_what_they_take(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    for pattern in CATALOG.patterns:
+        lines = drawn([_pattern_choice(p, ()) for p in CATALOG.patterns], pattern.id)
+        assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+        description = " ".join(" ".join(lines[len(CATALOG.patterns) :]).split())
+        assert " ".join(pattern.summary.split()) in description
+        assert "Entry triggers:" in description

@@ -125,6 +125,12 @@ def check_clean_git(project: Project) -> None:
         )
 
 
+def in_larger_repository(project: Project) -> bool:
+    """Whether the project is a folder of a larger git repository (a monorepo)."""
+    top = git("rev-parse", "--show-toplevel", cwd=project.root).strip()
+    return Path(top).resolve() != project.root.resolve()
+
+
 def template_catalog_at(project: Project) -> Catalog | None:
     """The catalog of the project's own template commit, when its source is a local git repo."""
     src = Path(project.src_path).expanduser()

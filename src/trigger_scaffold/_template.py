@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -106,22 +107,40 @@ def _fingerprint(source: Path) -> str:
     return digest.hexdigest()
 
 
-def sync_template_repo(source: Path, repo: Path, message: str) -> str:
+def sync_template_repo(source: Path, repo: Path, message: str, tag: str | None = None) -> str:
     """Mirror the template files of ``source`` into the git repo ``repo``; return HEAD.
 
     A commit is made only when the files differ from HEAD, so the same template always
     maps to the same commit and projects stay updatable across reinstalls. When the source
     files are unchanged since the last sync, nothing is copied and no git command runs.
+    ``tag`` (a release number such as ``0.1.0``) names the first commit of that release, so
+    copier records the release as the project's template version instead of a commit count.
     """
     with _locked(repo.parent / f".{repo.name}.lock"):
         stamp = repo / ".git" / "trigger-scaffold-source"
-        fingerprint = f"{source.resolve()}|{_fingerprint(source)}"
+        fingerprint = f"{source.resolve()}|{tag}|{_fingerprint(source)}"
         head = repo / ".git" / "refs" / "heads" / "main"
         if stamp.is_file() and head.is_file() and stamp.read_text() == fingerprint:
             return head.read_text().strip()
         commit = _sync(source, repo, message)
+        if tag is not None and _RELEASE.fullmatch(tag):
+            _tag_once(repo, tag)
         stamp.write_text(fingerprint)
         return commit
+
+
+# Copier reads versions from tags with dunamai's unprefixed pattern (``1.2.3``, no ``v``).
+_RELEASE = re.compile(r"\d+(\.\d+)*")
+
+
+def _tag_once(repo: Path, tag: str) -> None:
+    """Tag HEAD with ``tag`` unless the release is tagged already.
+
+    A tag never moves: projects record it. Later commits of the same release (a checkout
+    whose template is being edited) get copier's ``1.2.3-N-gHASH`` versions after it.
+    """
+    if not git("tag", "--list", tag, cwd=repo).strip():
+        git("tag", tag, cwd=repo, env=_GIT_ENV)
 
 
 def _sync(source: Path, repo: Path, message: str) -> str:
@@ -156,5 +175,7 @@ def ensure_template_repo() -> Path:
     from trigger_scaffold import __version__
 
     repo = data_home() / "template"
-    sync_template_repo(template_root(), repo, f"trigger-scaffold {__version__} template")
+    sync_template_repo(
+        template_root(), repo, f"trigger-scaffold {__version__} template", tag=__version__
+    )
     return repo

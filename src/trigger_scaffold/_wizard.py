@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import textwrap
 from typing import Any
 
 import questionary
@@ -17,7 +20,7 @@ from trigger_scaffold._answers import (
     check_trigger_name,
     free_name,
 )
-from trigger_scaffold._catalog import Catalog, Pattern, TriggerKind
+from trigger_scaffold._catalog import Catalog, Pattern, TriggerKind, load_catalog
 from trigger_scaffold._errors import TriggerScaffoldError
 
 
@@ -32,9 +35,35 @@ def _validator(check: Any) -> Any:
     return validate
 
 
-def kind_choice(kind: TriggerKind, pattern: Pattern | None = None) -> Choice:
-    """How a trigger kind is offered: id, invocation type and what it is.
+# questionary draws a disabled choice as "- title (reason)": enabled titles get the same
+# two columns so the ids of both line up.
+_DISABLED_PREFIX = "  "
+# The description under the list is "  Description: ..." and is not wrapped by the prompt.
+_DESCRIPTION_LABEL = len("  Description: ")
 
+
+def _width() -> int:
+    return max(60, shutil.get_terminal_size(fallback=(80, 24)).columns - 1)
+
+
+def describe(*paragraphs: str) -> str:
+    """Text shown under the list for the highlighted choice, wrapped to the terminal."""
+    width = _width() - _DESCRIPTION_LABEL
+    lines = [line for text in paragraphs for line in textwrap.wrap(text, width)]
+    return ("\n" + " " * _DESCRIPTION_LABEL).join(lines)
+
+
+def _choice(title: str, value: str, disabled: str | None, description: str) -> Choice:
+    shown = title if disabled else _DISABLED_PREFIX + title
+    return Choice(title=shown, value=value, disabled=disabled, description=description)
+
+
+def kind_choice(
+    kind: TriggerKind, pattern: Pattern | None = None, *, catalog: Catalog | None = None
+) -> Choice:
+    """How a trigger kind is offered: id, invocation type and source on one short line.
+
+    What it builds and how Lambda invokes it show under the list while it is highlighted.
     In a pattern project only the pattern's entry kinds can be picked.
     """
     disabled: str | None = None
@@ -43,10 +72,46 @@ def kind_choice(kind: TriggerKind, pattern: Pattern | None = None) -> Choice:
     elif not kind.available:
         disabled = "not generated yet"
     elif pattern is not None and not pattern.accepts(kind.id):
-        disabled = f"not an entry of {pattern.id}"
-    note = " (closed to new AWS customers)" if kind.closed_to_new_customers else ""
-    title = f"{kind.id:<16} {kind.invocation:<5}  {kind.summary}{note}"
-    return Choice(title=title, value=kind.id, disabled=disabled)
+        disabled = "not an entry"
+    note = " Closed to new AWS customers." if kind.closed_to_new_customers else ""
+    invocations = (catalog or load_catalog()).invocations
+    return _choice(
+        f"{kind.id:<16}{kind.invocation:<7}{kind.label}",
+        kind.id,
+        disabled,
+        describe(
+            kind.summary + note,
+            f"{kind.invocation}: {invocations[kind.invocation]}",
+        ),
+    )
+
+
+def runtime_choices(catalog: Catalog) -> list[Choice]:
+    """Runtimes from oldest to newest, the default marked and explained."""
+
+    def version(runtime: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in re.findall(r"\d+", runtime))
+
+    default = catalog.defaults.runtime
+    newest = max(catalog.runtimes, key=version)
+    why = (
+        f"The default: Lambda supports it as long as {newest}, and more libraries ship "
+        "wheels for it."
+        if default != newest
+        else "The default: the newest Python that Lambda runs."
+    )
+    return [
+        _choice(
+            f"{runtime}{'  (default)' if runtime == default else ''}",
+            runtime,
+            None,
+            describe(
+                f"Lambda runs the functions on {runtime}; tests and tools run on your own Python.",
+                why if runtime == default else "",
+            ),
+        )
+        for runtime in sorted(catalog.runtimes, key=version)
+    ]
 
 
 class _Asker:
@@ -69,7 +134,7 @@ class _Asker:
 
     def pick(self, message: str, values: tuple[str, ...], default: str) -> str:
         """Select one of plain values."""
-        return self.select(message, [Choice(v, value=v) for v in values], default)
+        return self.select(message, [_choice(v, v, None, "") for v in values], default)
 
     def confirm(self, message: str, default: bool) -> bool:
         answer: bool = questionary.confirm(message, default=default, **self.io).unsafe_ask()
@@ -101,7 +166,7 @@ def ask_trigger_name(
 
 def _ask_triggers(asker: _Asker, catalog: Catalog, pattern: Pattern) -> tuple[Trigger, ...]:
     triggers: list[Trigger] = []
-    choices = [kind_choice(kind, pattern) for kind in catalog.triggers]
+    choices = [kind_choice(kind, pattern, catalog=catalog) for kind in catalog.triggers]
     while True:
         prompt = "Which event source triggers the function?"
         if triggers:
@@ -122,7 +187,13 @@ def _pattern_choice(pattern: Pattern, triggers: tuple[Trigger, ...]) -> Choice:
         disabled = "does not take " + ", ".join(
             sorted({t.kind for t in triggers if not pattern.accepts(t.kind)})
         )
-    return Choice(f"{pattern.id:<20} {pattern.summary}", value=pattern.id, disabled=disabled)
+    entries = ", ".join(pattern.entry_triggers or ("any kind",))
+    return _choice(
+        f"{pattern.id:<20}{pattern.label}",
+        pattern.id,
+        disabled,
+        describe(pattern.summary, f"Entry triggers: {entries}."),
+    )
 
 
 def ask(
@@ -157,7 +228,7 @@ def ask(
     runtime = (
         draft.runtime
         if draft.runtime is not None
-        else asker.pick("Python runtime", catalog.runtimes, defaults.runtime)
+        else asker.select("Python runtime", runtime_choices(catalog), defaults.runtime)
     )
     architecture = (
         draft.architecture
