@@ -10,6 +10,8 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from .aws import deployed_resources, fake_aws
 from .runtime import LocalFunction
 from .server import LocalApi, api_of
@@ -27,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         with aws:
             result: int = args.command(template, args)
             return result
-    except (LookupError, OSError, ValueError) as error:
+    except (LookupError, OSError, ValueError, BotoCoreError, ClientError) as error:
         print(f"local_lambda: error: {error}", file=sys.stderr)
         return 2
 

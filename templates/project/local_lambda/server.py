@@ -154,12 +154,14 @@ class Request:
     def query(self) -> list[tuple[str, str]]:
         return parse_qsl(urlsplit(self.target).query, keep_blank_values=True)
 
-    def body_field(self) -> tuple[str | None, bool]:
-        """The body as the event carries it, and whether it is base64-encoded."""
+    def body_field(self, by_content_type: bool) -> tuple[str | None, bool]:
+        """The body as the event carries it, and whether it is base64-encoded: by its content
+        type (HTTP APIs, load balancers), else text whenever it is UTF-8 (a REST API without
+        binary media types)."""
         if not self.body:
             return None, False
-        content_type = dict((k.lower(), v) for k, v in self.headers).get("content-type", "")
-        if content_type.startswith(_TEXT_TYPES):
+        content_type = {k.lower(): v for k, v in self.headers}.get("content-type", "")
+        if not by_content_type or content_type.startswith(_TEXT_TYPES):
             try:
                 return self.body.decode(), False
             except UnicodeDecodeError:
@@ -171,7 +173,7 @@ def rest_event(
     request: Request, route: Route, parameters: dict[str, str], stage: str, template: Template
 ) -> dict[str, Any]:
     """A REST API (payload 1.0) proxy event."""
-    body, encoded = request.body_field()
+    body, encoded = request.body_field(by_content_type=False)
     multi_headers: dict[str, list[str]] = {}
     for name, value in request.headers:
         multi_headers.setdefault(name, []).append(value)
@@ -218,7 +220,7 @@ def http_event(
     request: Request, route: Route, parameters: dict[str, str], template: Template
 ) -> dict[str, Any]:
     """An HTTP API (payload 2.0) event: lower-case headers, repeated values joined by commas."""
-    body, encoded = request.body_field()
+    body, encoded = request.body_field(by_content_type=True)
     headers: dict[str, str] = {}
     cookies: list[str] = []
     for name, value in request.headers:
@@ -272,7 +274,7 @@ def http_event(
 def alb_event(request: Request, template: Template, target_group_arn: str) -> dict[str, Any]:
     """An Application Load Balancer event (multi-value headers off, the generated default):
     query values stay URL-encoded, as the load balancer sends them."""
-    body, encoded = request.body_field()
+    body, encoded = request.body_field(by_content_type=True)
     raw_query = urlsplit(request.target).query
     query = dict(part.partition("=")[::2] for part in raw_query.split("&") if part)
     return {
