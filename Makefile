@@ -38,7 +38,19 @@ $(CHECKOV_STAMP):
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==3.3.30
 	touch $@
 
-setup: $(STAMP) $(CHECKOV_STAMP)  ## create .venv (tool + test tooling) and .venv-checkov
+# The SAM CLI pins its own boto3, which clashes with the generated projects' pin: the tests
+# that run `sam build` and `sam validate` take it from an environment of its own too.
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed-1.170.0
+
+$(SAM_STAMP):
+	rm -rf $(SAM_VENV)
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli==1.170.0
+	touch $@
+
+setup: $(STAMP) $(CHECKOV_STAMP) $(SAM_STAMP)  ## create .venv (tool + test tooling), .venv-checkov, .venv-sam
 
 wizard: $(TOOL_STAMP)  ## run the wizard: make wizard DEST=path/to/new-service
 	$(BIN)/trigger-scaffold new $(DEST)

@@ -1,0 +1,130 @@
+"""What stands in for AWS around an invocation under moto.
+
+Sample events name objects and endpoints that exist only in AWS: the object an S3 event
+reports is created in moto first, and a custom resource's ResponseURL points at a loopback
+listener that prints what CloudFormation would receive. API operations moto does not
+implement get a placeholder answer shaped like AWS's, with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+from unittest import mock
+from urllib.parse import unquote_plus
+
+import boto3
+from botocore.client import BaseClient
+from botocore.model import Shape
+
+
+def _note(message: str) -> None:
+    print(f"local_lambda: {message}", file=sys.stderr, flush=True)
+
+
+def seed_s3_objects(event: Any) -> None:
+    """Create the buckets and objects an S3 notification event reports, and give the event
+    the version ids moto assigned."""
+    records = event.get("Records") if isinstance(event, dict) else None
+    s3 = boto3.client("s3")
+    for record in records or []:
+        if not isinstance(record, dict) or "s3" not in record:
+            continue
+        bucket, item = record["s3"]["bucket"]["name"], record["s3"]["object"]
+        key = unquote_plus(item["key"])
+        _create_bucket(s3, bucket)
+        if "ObjectRemoved" in str(record.get("eventName", "")):
+            continue
+        put = s3.put_object(Bucket=bucket, Key=key, Body=b"x" * int(item.get("size", 0)))
+        if "versionId" in item:
+            item["versionId"] = put.get("VersionId", item["versionId"])
+        _note(f"created s3://{bucket}/{key} in moto ({item.get('size', 0)} bytes)")
+
+
+def seed_config_resource(event: Any) -> None:
+    """Create the S3 bucket an oversized AWS Config notification names, so the handler's
+    GetResourceConfigHistory finds it (moto's Config looks buckets up in moto's S3)."""
+    if not (isinstance(event, dict) and isinstance(event.get("invokingEvent"), str)):
+        return
+    summary = json.loads(event["invokingEvent"]).get("configurationItemSummary") or {}
+    if summary.get("resourceType") == "AWS::S3::Bucket":
+        _create_bucket(boto3.client("s3"), summary["resourceName"])
+        _note(f"created bucket {summary['resourceName']} in moto for AWS Config")
+
+
+def _create_bucket(s3: Any, bucket: str) -> None:
+    if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        region = s3.meta.region_name
+        options = (
+            {}
+            if region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        )
+        s3.create_bucket(Bucket=bucket, **options)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+
+
+@contextmanager
+def custom_resource_listener(event: Any) -> Iterator[None]:
+    """Point a custom resource event's ResponseURL at a loopback listener for one PUT."""
+    if not (isinstance(event, dict) and "ResponseURL" in event and "RequestType" in event):
+        yield
+        return
+
+    class Listener(BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:  # noqa: N802 - http.server's naming
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            _note(f"CloudFormation would receive: {body.decode(errors='replace')}")
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    with HTTPServer(("127.0.0.1", 0), Listener) as server:
+        thread = threading.Thread(target=server.handle_request, daemon=True)
+        thread.start()
+        event["ResponseURL"] = f"http://127.0.0.1:{server.server_address[1]}/response"
+        yield
+        thread.join(timeout=1)
+
+
+@contextmanager
+def placeholder_answers() -> Iterator[None]:
+    """Answer the operations moto does not implement with a placeholder of AWS's shape."""
+    call = BaseClient._make_api_call
+
+    def make_api_call(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        try:
+            return call(client, operation, params)
+        except NotImplementedError as error:
+            service = client.meta.service_model.service_name
+            _note(f"moto has no {service} {operation} ({error}): answered with a placeholder")
+            model = client.meta.service_model.operation_model(operation)
+            answer = _placeholder(model.output_shape, depth=0) if model.output_shape else {}
+            return {**answer, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    with mock.patch.object(BaseClient, "_make_api_call", make_api_call):
+        yield
+
+
+def _placeholder(shape: Shape, depth: int) -> Any:
+    kind = shape.type_name
+    if kind == "structure":
+        members = getattr(shape, "members", {})
+        return {} if depth > 4 else {k: _placeholder(v, depth + 1) for k, v in members.items()}
+    if kind in ("list", "map"):
+        return [] if kind == "list" else {}
+    if kind in ("integer", "long", "float", "double"):
+        return 0
+    placeholders = {"boolean": False, "timestamp": datetime.now(UTC), "blob": b""}
+    if kind in placeholders:
+        return placeholders[kind]
+    return shape.enum[0] if shape.enum else "local"
