@@ -84,6 +84,50 @@ def all_kinds(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureR
     return dest
 
 
+def edge_functions(resources: dict[str, Any]) -> dict[str, str]:
+    """Lambda@Edge functions, each with the distribution that runs it."""
+    found = {}
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::CloudFront::Distribution":
+            continue
+        for path, value in _walk(resource["Properties"]):
+            if path[-1:] == ("LambdaFunctionARN",) and _target(value):
+                found[str(_target(value))] = name
+    return found
+
+
+def _metric_dimensions(alarm: dict[str, Any]) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """(namespace, metric, dimensions) of every metric an alarm reads, metric math included."""
+    if "Metrics" not in alarm:
+        return [(alarm["Namespace"], alarm["MetricName"], alarm["Dimensions"])]
+    stats = [m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m]
+    return [(m["Namespace"], m["MetricName"], m["Dimensions"]) for m in stats]
+
+
+def edge_alarm_findings(resources: dict[str, Any]) -> list[str]:
+    """Lambda@Edge functions alarmed on their own (one-region) metrics, or not on their
+    distribution's global ones."""
+    findings = []
+    alarms = _alarms(resources)
+    for function, distribution in edge_functions(resources).items():
+        global_errors = False
+        for alarm in alarms:
+            for namespace, metric, dimensions in _metric_dimensions(alarm):
+                targets = {_target(d["Value"]) for d in dimensions}
+                if namespace == "AWS/Lambda" and function in targets:
+                    findings.append(f"{function}: {metric} alarm sees one region only")
+                values = {d["Name"]: d["Value"] for d in dimensions}
+                if (
+                    (namespace, metric) == ("AWS/CloudFront", "5xxErrorRate")
+                    and values.get("Region") == "Global"
+                    and _target(values.get("DistributionId")) == distribution
+                ):
+                    global_errors = True
+        if not global_errors:
+            findings.append(f"{function}: no 5xxErrorRate alarm on {distribution} (Region Global)")
+    return findings
+
+
 def test_every_function_has_error_and_throttle_alarms(all_kinds: Path) -> None:
     resources = load_template(all_kinds / "template.yaml")["Resources"]
     alarms = _alarms(resources)
@@ -91,9 +135,38 @@ def test_every_function_has_error_and_throttle_alarms(all_kinds: Path) -> None:
     answers = yaml.safe_load((all_kinds / ".copier-answers.yml").read_text())
     pattern = load_catalog().pattern(answers["pattern"])
     assert len(functions) == len(answers["triggers"]) + len(pattern.functions)
+    edge = edge_functions(resources)
     for function in functions:
+        if function in edge:
+            continue
         assert _has_alarm(alarms, "Errors", function), function
         assert _has_alarm(alarms, "Throttles", function), function
+    assert edge_alarm_findings(resources) == []
+
+
+def test_edge_alarm_check_fails_on_regional_function_alarms(new_project: Any) -> None:
+    resources = load_template(new_project("--trigger", "cloudfront:site") / "template.yaml")[
+        "Resources"
+    ]
+    assert list(edge_functions(resources)) == ["SiteFunction"]
+    old = {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "Namespace": "AWS/Lambda",
+            "MetricName": "Errors",
+            "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": "SiteFunction"}}],
+        },
+    }
+    without_global = {
+        n: r for n, r in resources.items() if n != "SiteDistributionServerErrorsAlarm"
+    }
+
+    assert edge_alarm_findings({**resources, "SiteFunctionErrorsAlarm": old}) == [
+        "SiteFunction: Errors alarm sees one region only"
+    ]
+    assert edge_alarm_findings(without_global) == [
+        "SiteFunction: no 5xxErrorRate alarm on SiteDistribution (Region Global)"
+    ]
 
 
 def test_every_failure_queue_has_a_depth_alarm(all_kinds: Path) -> None:
