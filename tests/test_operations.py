@@ -14,6 +14,7 @@ import pytest
 import yaml
 from conftest import available_kinds, whole_projects
 from gates import load_template
+from test_rollback import render
 
 from trigger_scaffold import load_catalog
 
@@ -75,13 +76,11 @@ WHOLE = whole_projects()
 
 
 @pytest.fixture(scope="module", params=[args for _, args in WHOLE], ids=[i for i, _ in WHOLE])
-def all_kinds(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+def all_kinds(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, scaffold_home: Path
+) -> Path:
     """Every kind together, and each pattern with all of its entry kinds."""
-    from trigger_scaffold._cli import main
-
-    dest = tmp_path_factory.mktemp("ops") / "svc"
-    assert main(["new", str(dest), "--no-input", "-q", *request.param]) == 0
-    return dest
+    return render(tmp_path_factory.mktemp("ops") / "svc", request.param, scaffold_home)
 
 
 def edge_functions(resources: dict[str, Any]) -> dict[str, str]:
@@ -224,3 +223,54 @@ def test_raw_wiring_invokes_the_alias(all_kinds: Path) -> None:
     """Traffic shifting only works if every source calls the alias, not $LATEST."""
     text = (all_kinds / "template.yaml").read_text()
     assert "Function.Arn" not in text.split("Outputs:")[0]
+
+
+FIREHOSE_METRICS = (
+    "DeliveryToS3.DataFreshness",
+    "ExecuteProcessing.Success",
+    "DeliveryToS3.Success",
+)
+
+
+def test_delivery_streams_are_alarmed(all_kinds: Path) -> None:
+    """Late data, failed transformations and failed S3 writes of every Firehose stream."""
+    resources = load_template(all_kinds / "template.yaml")["Resources"]
+    alarms = _alarms(resources)
+    streams = [
+        n for n, r in resources.items() if r["Type"] == "AWS::KinesisFirehose::DeliveryStream"
+    ]
+    for stream in streams:
+        for metric in FIREHOSE_METRICS:
+            assert _has_alarm(alarms, metric, stream), (stream, metric)
+
+
+def _assumed_by(role: dict[str, Any], service: str) -> bool:
+    statements = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    return any(service in str(s.get("Principal", {})) for s in statements)
+
+
+def test_failed_batch_jobs_notify(all_kinds: Path) -> None:
+    """Where jobs run with a role of the stack, a failed job reaches an alarmed queue."""
+    resources = load_template(all_kinds / "template.yaml")["Resources"]
+    alarms = _alarms(resources)
+    roles = [
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::IAM::Role" and _assumed_by(r, "batchoperations.s3.amazonaws.com")
+    ]
+    rules = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Events::Rule"
+        and r["Properties"].get("EventPattern", {}).get("detail", {}).get("eventName")
+        == ["JobStatusChanged"]
+    ]
+    if yaml.safe_load((all_kinds / ".copier-answers.yml").read_text())["pattern"] == "none":
+        assert roles
+    assert len(rules) == len(roles)
+    for rule in rules:
+        assert rule["EventPattern"]["source"] == ["aws.s3"]
+        assert rule["EventPattern"]["detail"]["serviceEventDetails"]["status"] == ["Failed"]
+        [target] = rule["Targets"]
+        queue = _target(target["Arn"])
+        assert _has_alarm(alarms, "ApproximateNumberOfMessagesVisible", str(queue)), queue

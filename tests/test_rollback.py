@@ -491,12 +491,22 @@ class Rendered:
     translated: dict[str, Any]
 
 
-@pytest.fixture(scope="module", params=[args for _, args in PROJECTS], ids=[i for i, _ in PROJECTS])
-def rendered(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Rendered:
+def render(dest: Path, args: list[str], home: Path) -> Path:
+    """``new`` with this session's template home: module-scoped fixtures run before the
+    autouse fixture that isolates it."""
     from trigger_scaffold._cli import main
 
-    dest = tmp_path_factory.mktemp("rollback") / "svc"
-    assert main(["new", str(dest), "--no-input", "-q", *request.param]) == 0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRIGGER_SCAFFOLD_HOME", str(home))
+        assert main(["new", str(dest), "--no-input", "-q", *args]) == 0
+    return dest
+
+
+@pytest.fixture(scope="module", params=[args for _, args in PROJECTS], ids=[i for i, _ in PROJECTS])
+def rendered(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, scaffold_home: Path
+) -> Rendered:
+    dest = render(tmp_path_factory.mktemp("rollback") / "svc", request.param, scaffold_home)
     return Rendered(dest, sam_translate(load_template(dest / "template.yaml")))
 
 
@@ -535,13 +545,10 @@ OLD_ALARM = {
 
 
 @pytest.fixture(scope="module")
-def rejecting(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from trigger_scaffold._cli import main
-
-    dest = tmp_path_factory.mktemp("rejecting") / "svc"
+def rejecting(tmp_path_factory: pytest.TempPathFactory, scaffold_home: Path) -> Path:
     args = ["--trigger", "sqs:orders", "--trigger", "cognito", "--trigger", "iot"]
-    assert main(["new", str(dest), "--no-input", "-q", "--trigger", "alexa", *args]) == 0
-    return dest
+    dest = tmp_path_factory.mktemp("rejecting") / "svc"
+    return render(dest, ["--trigger", "alexa", *args], scaffold_home)
 
 
 def _translated(project: Path) -> dict[str, Any]:
