@@ -32,6 +32,8 @@ class TriggerKind:
     moto_extras: tuple[str, ...] = ()
     id_words: tuple[str, ...] = ()
     checkov_skips: tuple[str, ...] = ()
+    errors_by_design: tuple[str, ...] = ()
+    invalid_event_parameters: tuple[tuple[str, str], ...] = ()
     safe_deployments: bool = True
     closed_to_new_customers: bool = False
     notice: str | None = None
@@ -157,6 +159,8 @@ def _trigger(kind: str, data: dict[str, Any]) -> TriggerKind:
         moto_extras=tuple(data.get("moto_extras", ())),
         id_words=tuple(data.get("id_words", ())),
         checkov_skips=tuple(data.get("checkov_skips", ())),
+        errors_by_design=tuple(data.get("errors_by_design", ())),
+        invalid_event_parameters=tuple(data.get("invalid_event_parameters", {}).items()),
         safe_deployments=bool(data.get("safe_deployments", True)),
         closed_to_new_customers=bool(data.get("closed_to_new_customers", False)),
         notice=data.get("notice"),
