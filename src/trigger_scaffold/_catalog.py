@@ -35,6 +35,9 @@ class TriggerKind:
     safe_deployments: bool = True
     closed_to_new_customers: bool = False
     notice: str | None = None
+    fixed_monthly_cost_usd: float | None = None
+    dev_fixed_monthly_cost_usd: float | None = None
+    fixed_cost_note: str = ""
 
     @property
     def available(self) -> bool:
@@ -158,6 +161,11 @@ def _trigger(kind: str, data: dict[str, Any]) -> TriggerKind:
         safe_deployments=bool(data.get("safe_deployments", True)),
         closed_to_new_customers=bool(data.get("closed_to_new_customers", False)),
         notice=data.get("notice"),
+        fixed_monthly_cost_usd=data.get("fixed_monthly_cost_usd"),
+        dev_fixed_monthly_cost_usd=data.get(
+            "dev_fixed_monthly_cost_usd", data.get("fixed_monthly_cost_usd")
+        ),
+        fixed_cost_note=data.get("fixed_cost_note", ""),
     )
 
 
