@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conftest import available_kinds, whole_projects
 from gates import load_template, sam_translate
 
+from trigger_scaffold import load_catalog
 from trigger_scaffold._cli import main
 
 REGION = "us-east-1"
@@ -61,6 +63,20 @@ def render(args: tuple[str, ...]) -> Project:
             template_text=(dest / "template.yaml").read_text(),
         )
     return _RENDERED[args]
+
+
+def matrix_specs() -> list[tuple[str, tuple[str, ...]]]:
+    """Every kind alone, every pattern with each entry kind, and the whole projects."""
+    kinds = available_kinds()
+    specs = [(kind, ("--trigger", kind)) for kind in kinds]
+    specs += [
+        (f"{p.id}+{kind}", ("--pattern", p.id, "--trigger", kind))
+        for p in load_catalog().patterns
+        if p.id != "none" and p.available
+        for kind in kinds
+        if p.accepts(kind)
+    ]
+    return specs + [(spec, tuple(args)) for spec, args in whole_projects()]
 
 
 # --- samconfig.toml environments -------------------------------------------------------------

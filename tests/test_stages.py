@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import available_kinds, whole_projects
+from conftest import available_kinds
 from stages import (
     STATEFUL,
     UNTOLD,
     Project,
     environments,
+    matrix_specs,
     overrides,
     render,
     required_parameters,
@@ -37,15 +38,7 @@ from trigger_scaffold import load_catalog
 pytestmark = pytest.mark.matrix
 
 KINDS = available_kinds()
-SPECS = [(kind, ("--trigger", kind)) for kind in KINDS]
-SPECS += [
-    (f"{p.id}+{kind}", ("--pattern", p.id, "--trigger", kind))
-    for p in load_catalog().patterns
-    if p.id != "none" and p.available
-    for kind in KINDS
-    if p.accepts(kind)
-]
-SPECS += [(spec, tuple(args)) for spec, args in whole_projects()]
+SPECS = matrix_specs()
 TAGS = ("project", "stage", "managed-by")
 
 
