@@ -364,6 +364,14 @@ def sync_problems(project: Project) -> list[str]:
             problems.append(f"[{env}.sync] configures sync for an environment that deploys nothing")
         elif stage_of(project.template, project.samconfig, env) == PRODUCTION:
             problems.append(f"[{env}.sync] configures sam sync on the production stage")
+        else:
+            # sync takes none of deploy's settings: without them it deploys the stack with the
+            # template's defaults (Stage prod) and untagged.
+            for key in ("parameter_overrides", "tags"):
+                if setting(project.samconfig, env, "sync", key) != setting(
+                    project.samconfig, env, "deploy", key
+                ):
+                    problems.append(f"[{env}.sync] {key} differ from [{env}.deploy]")
     return problems
 
 

@@ -182,6 +182,13 @@ def test_sync_on_production_is_reported(project: Project) -> None:
     assert problems == ["[default.sync] configures sam sync on the production stage"]
 
 
+def test_sync_without_the_stages_parameters_is_reported(project: Project) -> None:
+    samconfig = copy.deepcopy(project.samconfig)
+    del samconfig["dev"]["sync"]["parameters"]["parameter_overrides"]
+    problems = sync_problems(mutated(project, samconfig=samconfig))
+    assert problems == ["[dev.sync] parameter_overrides differ from [dev.deploy]"]
+
+
 # --- class 11 --------------------------------------------------------------------------------
 
 
