@@ -102,7 +102,23 @@ def test_available_kind_is_complete(kind: object) -> None:
         assert hasattr(models, model), f"{model} is no Powertools parser model"
 
 
-OPTIONAL_PARTIALS = {"parameters.yaml.jinja", "rules.yaml.jinja", "requirements.txt.jinja"}
+OPTIONAL_PARTIALS = {
+    "parameters.yaml.jinja",
+    "rules.yaml.jinja",
+    "requirements.txt.jinja",
+    "conditions.yaml.jinja",
+    "samconfig.toml.jinja",
+}
+
+
+@pytest.mark.parametrize("kind", [k for k in CATALOG.triggers if k.available], ids=lambda k: k.id)
+def test_every_kind_states_its_fixed_monthly_cost(kind: object) -> None:
+    from trigger_scaffold import TriggerKind
+
+    assert isinstance(kind, TriggerKind)
+    assert isinstance(kind.fixed_monthly_cost_usd, int | float), kind.id
+    assert isinstance(kind.dev_fixed_monthly_cost_usd, int | float), kind.id
+    assert kind.fixed_cost_note, f"{kind.id} does not say what is billed"
 
 
 @pytest.mark.parametrize("kind", [k for k in CATALOG.triggers if k.available], ids=lambda k: k.id)

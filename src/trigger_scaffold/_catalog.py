@@ -39,6 +39,9 @@ class TriggerKind:
     notice: str | None = None
     business_logic: str | None = None
     optional_fields: tuple[str, ...] = ()
+    fixed_monthly_cost_usd: float | None = None
+    dev_fixed_monthly_cost_usd: float | None = None
+    fixed_cost_note: str = ""
 
     @property
     def available(self) -> bool:
@@ -166,6 +169,11 @@ def _trigger(kind: str, data: dict[str, Any]) -> TriggerKind:
         notice=data.get("notice"),
         business_logic=data.get("business_logic"),
         optional_fields=tuple(data.get("optional_fields", ())),
+        fixed_monthly_cost_usd=data.get("fixed_monthly_cost_usd"),
+        dev_fixed_monthly_cost_usd=data.get(
+            "dev_fixed_monthly_cost_usd", data.get("fixed_monthly_cost_usd")
+        ),
+        fixed_cost_note=data.get("fixed_cost_note", ""),
     )
 
 
