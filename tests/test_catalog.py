@@ -102,7 +102,12 @@ def test_available_kind_is_complete(kind: object) -> None:
         assert hasattr(models, model), f"{model} is no Powertools parser model"
 
 
-OPTIONAL_PARTIALS = {"parameters.yaml.jinja", "rules.yaml.jinja", "requirements.txt.jinja"}
+OPTIONAL_PARTIALS = {
+    "parameters.yaml.jinja",
+    "rules.yaml.jinja",
+    "requirements.txt.jinja",
+    "role.yaml.jinja",
+}
 
 
 @pytest.mark.parametrize("kind", [k for k in CATALOG.triggers if k.available], ids=lambda k: k.id)
