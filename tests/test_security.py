@@ -129,8 +129,9 @@ SOURCE_READS = {
 
 
 def missing_grants(template: dict[str, Any]) -> list[str]:
-    """What a function's role lacks that AWS will need: reading its event source, sending to
-    its on-failure destination, writing to its log group."""
+    """What a role lacks that AWS will need: a function's reading its event source, sending
+    to its on-failure destination and writing to its log group; CodeDeploy's reading the
+    rollback alarms and moving the alias of the function it deploys."""
     resources = template["Resources"]
     functions = {
         n: r["Properties"] for n, r in resources.items() if r["Type"] == "AWS::Lambda::Function"
@@ -159,11 +160,30 @@ def missing_grants(template: dict[str, Any]) -> list[str]:
             needs.append((role, read, source))
         elif resource["Type"] == "AWS::Lambda::EventInvokeConfig":
             role = role_of(props["FunctionName"])
+        elif resource["Type"] == "AWS::CodeDeploy::DeploymentGroup":
+            # CodeDeploy's role reads the rollback alarms and moves the alias.
+            role = props["ServiceRoleArn"]["Fn::GetAtt"][0]
+            for alarm in props.get("AlarmConfiguration", {}).get("Alarms", []):
+                needs.append(
+                    (
+                        role,
+                        "cloudwatch:DescribeAlarms",
+                        {"Fn::GetAtt": [alarm["Name"]["Ref"], "Arn"]},
+                    )
+                )
+            continue
         else:
             continue
         failure = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
         if failure:
             needs.append((role, "sqs:SendMessage", failure))
+    for resource in resources.values():
+        policy = resource.get("UpdatePolicy", {}).get("CodeDeployLambdaAliasUpdate")
+        if resource["Type"] == "AWS::Lambda::Alias" and policy:
+            group = resources[policy["DeploymentGroupName"]["Ref"]]["Properties"]
+            role = group["ServiceRoleArn"]["Fn::GetAtt"][0]
+            function = resource["Properties"]["FunctionName"]["Ref"]
+            needs.append((role, "lambda:UpdateAlias", {"Fn::GetAtt": [function, "Arn"]}))
     missing = []
     for role, action, target in needs:
         if not any(
@@ -275,7 +295,7 @@ def test_check_fails_on_an_unknown_managed_policy_and_on_inline_wildcards() -> N
     assert not any("xray" in f for f in found)
 
 
-def test_check_fails_on_a_role_that_cannot_read_its_source_or_send_its_failures(
+def test_check_fails_on_a_role_that_lacks_what_aws_will_need(
     new_project: Callable[..., Path],
 ) -> None:
     project = new_project("--trigger", "dynamodb:orders", "--trigger", "sns:alerts")
@@ -289,7 +309,15 @@ def test_check_fails_on_a_role_that_cannot_read_its_source_or_send_its_failures(
             if not set(_as_list(s["Action"]))
             & {"dynamodb:GetRecords", "sqs:SendMessage", "logs:PutLogEvents"}
         ]
+    deploy = template["Resources"]["OrdersFunctionDeployRole"]["Properties"]["Policies"][0]
+    deploy["PolicyDocument"]["Statement"] = [
+        s for s in deploy["PolicyDocument"]["Statement"] if "lambda:UpdateAlias" in s["Action"]
+    ]
+    template["Resources"]["AlertsFunctionDeployRole"]["Properties"]["Policies"] = []
     found = "\n".join(missing_grants(template))
+    assert "OrdersFunctionDeployRole may not cloudwatch:DescribeAlarms" in found
+    assert "OrdersFunctionDeployRole may not lambda:UpdateAlias" not in found
+    assert "AlertsFunctionDeployRole may not lambda:UpdateAlias" in found
     assert "OrdersFunctionRole may not dynamodb:GetRecords" in found
     assert "OrdersFunctionRole may not sqs:SendMessage" in found
     assert "AlertsFunctionRole may not sqs:SendMessage" in found
