@@ -108,6 +108,7 @@ OPTIONAL_PARTIALS = {
     "requirements.txt.jinja",
     "conditions.yaml.jinja",
     "samconfig.toml.jinja",
+    "role.yaml.jinja",
 }
 
 

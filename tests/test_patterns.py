@@ -195,9 +195,10 @@ def test_add_trigger_on_a_pattern_project_keeps_the_pattern(tmp_path: Path) -> N
     assert shared_resources(project, pattern) == before
     resources = load_template(project / "template.yaml")["Resources"]
     for function in ("ApiFunction", "HttpApiFunction"):
-        assert resources[function]["Properties"]["Policies"] == [
-            {"DynamoDBCrudPolicy": {"TableName": {"Ref": "ItemsTable"}}}
-        ]
+        role = resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+        policy = resources[role]["Properties"]["Policies"][0]["PolicyDocument"]
+        table = [{"Fn::GetAtt": ["ItemsTable", "Arn"]}]
+        assert any(s["Resource"] == table for s in policy["Statement"])
     assert (project / "functions" / "http-api" / "app.py").is_file()
 
     git("add", "--all", cwd=project)
