@@ -44,13 +44,30 @@ SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed-1.170.0
 
 $(SAM_STAMP):
+	@echo "==> Creating $(SAM_VENV) with the SAM CLI (first run only, about a minute)"
 	rm -rf $(SAM_VENV)
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli==1.170.0
 	touch $@
 
-setup: $(STAMP) $(CHECKOV_STAMP) $(SAM_STAMP)  ## create .venv (tool + test tooling), .venv-checkov, .venv-sam
+# The `sam build` test builds a python3.13/arm64 function offline: the wheels its Makefile asks
+# pip for (Powertools with its parser, so a compiled dependency is included) are fetched here,
+# at setup, and the test installs them with --no-index.
+WHEELHOUSE := .wheelhouse
+POWERTOOLS := $(shell sed -n 's/^aws-lambda-powertools==//p' templates/partials/requirements-runtime.txt)
+WHEELHOUSE_STAMP := $(WHEELHOUSE)/.downloaded-$(POWERTOOLS)
+
+$(WHEELHOUSE_STAMP): $(STAMP)
+	@echo "==> Downloading the python3.13/arm64 wheels the sam build test packages (first run only)"
+	rm -rf $(WHEELHOUSE)
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --dest $(WHEELHOUSE) \
+		--implementation cp --python-version 3.13 --only-binary=:all: \
+		$(addprefix --platform ,manylinux_2_17_aarch64 manylinux_2_28_aarch64 manylinux_2_34_aarch64 manylinux2014_aarch64) \
+		'aws-lambda-powertools[parser]==$(POWERTOOLS)'
+	touch $@
+
+setup: $(STAMP) $(CHECKOV_STAMP) $(SAM_STAMP) $(WHEELHOUSE_STAMP)  ## create .venv (tool + test tooling), .venv-checkov, .venv-sam, .wheelhouse
 
 wizard: $(TOOL_STAMP)  ## run the wizard: make wizard DEST=path/to/new-service
 	$(BIN)/trigger-scaffold new $(DEST)

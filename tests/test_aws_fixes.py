@@ -16,7 +16,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
@@ -220,7 +220,8 @@ def test_auto_confirmed_sign_up_can_reset_its_password(
     app = load_handler(project / "functions" / "users" / "app.py", monkeypatch)
     event = json.loads((project / "events" / "users-pre-sign-up.json").read_text())
     event["request"]["userAttributes"]["email"] = "ada@example.com"
-    app.pre_sign_up(app.PreSignUpTriggerEvent(event))
+    context = SimpleNamespace(function_version="7", aws_request_id="req-1")
+    app.pre_sign_up(app.PreSignUpTriggerEvent(event), context)
 
     # Recovery needs a verified address, and Cognito sends no code to a confirmed user.
     assert event["response"]["autoConfirmUser"] is True

@@ -20,6 +20,8 @@ from conftest import REPO
 
 # The SAM CLI pins its own boto3, so `make setup` installs it in an environment of its own.
 SAM_BIN = REPO / ".venv-sam" / "bin"
+# Wheels for the python3.13/arm64 build, fetched by `make setup`: the build runs offline.
+WHEELHOUSE = REPO / ".wheelhouse"
 # CPython extension modules carry the interpreter and platform they were built for.
 EXTENSION = re.compile(r"\.cpython-(?P<version>\d+)-(?P<machine>[a-z0-9_]+)-linux-gnu\.so$")
 
@@ -63,6 +65,8 @@ def sam(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """The SAM CLI with a region, no Docker reachable and no telemetry."""
     if not (SAM_BIN / "sam").exists():
         pytest.fail("the SAM CLI is missing: run `make setup` (it builds .venv-sam)")
+    if not any(WHEELHOUSE.glob("pydantic_core-*.whl")):
+        pytest.fail("the wheelhouse is missing: run `make setup` (it fills .wheelhouse)")
     env = {
         **os.environ,
         # Its own python3 (with pip) runs the Makefiles, as a user's would.
@@ -70,6 +74,9 @@ def sam(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         "AWS_DEFAULT_REGION": "eu-west-1",
         "DOCKER_HOST": "unix:///nonexistent/docker.sock",
         "SAM_CLI_TELEMETRY": "0",
+        # The generated Makefiles' pip takes the wheels from the wheelhouse, never the network.
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(WHEELHOUSE),
     }
     return subprocess.run(
         [str(SAM_BIN / "sam"), *args], cwd=cwd, capture_output=True, text=True, env=env, check=False
