@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +29,11 @@ def pytest_configure(config: pytest.Config) -> None:
             "GIT_COMMITTER_EMAIL": "committer@example.com",
         }
     )
+    # Module-scoped fixtures render before `_isolated_home` applies: without this they would
+    # share the user's template mirror, and xdist workers would race on it.
+    home = tempfile.mkdtemp(prefix="scaffold-home-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    os.environ["TRIGGER_SCAFFOLD_HOME"] = home
 
 
 @pytest.fixture(scope="session")

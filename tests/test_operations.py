@@ -219,12 +219,6 @@ def test_deployments_shift_traffic_and_roll_back_on_errors(all_kinds: Path) -> N
         assert "Fn::If" in props["ReservedConcurrentExecutions"]
 
 
-def test_raw_wiring_invokes_the_alias(all_kinds: Path) -> None:
-    """Traffic shifting only works if every source calls the alias, not $LATEST."""
-    text = (all_kinds / "template.yaml").read_text()
-    assert "Function.Arn" not in text.split("Outputs:")[0]
-
-
 FIREHOSE_METRICS = (
     "DeliveryToS3.DataFreshness",
     "ExecuteProcessing.Success",

@@ -258,11 +258,11 @@ def test_add_trigger_adds_a_second_entry_that_passes_the_gates(
     result = run_cli("add-trigger", second, "--name", "second", "-C", str(project))
     assert result.returncode == 0, result.stderr
     after = shared_resources(project, pattern)
-    # The pattern's resources stay as they were; only fan-out-fan-in's split function gains
-    # read access to the bucket of an s3 entry (it reads the uploaded object).
+    # The pattern's resources stay as they were; only fan-out-fan-in's split function's role
+    # gains read access to the bucket of an s3 entry (it reads the uploaded object).
     assert set(after) == set(before)
     changed = {name for name in before if after[name] != before[name]}
-    assert changed <= ({"SplitFunction"} if second == "s3" else set()), changed
+    assert changed <= ({"SplitFunctionRole"} if second == "s3" else set()), changed
     assert (project / "functions" / "second" / "app.py").is_file()
     assert "SecondFunction" in load_template(project / "template.yaml")["Resources"]
     failures = gate_failures(project)

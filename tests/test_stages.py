@@ -148,8 +148,11 @@ def test_a_namespace_of_the_project_name_is_reported(project: Project) -> None:
 
 def test_a_business_alarm_on_a_fixed_namespace_is_reported(project: Project) -> None:
     translated = copy.deepcopy(project.translated)
+    # A single-metric alarm (the rollback alarms read metric math instead).
     alarms = {
-        n: r for n, r in translated["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"
+        n: r
+        for n, r in translated["Resources"].items()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and "Namespace" in r["Properties"]
     }
     name, alarm = next(iter(alarms.items()))
     alarm["Properties"].update(Namespace="svc", Dimensions=[{"Name": "service", "Value": "svc"}])
