@@ -1,0 +1,105 @@
+"""CloudFormation's per-stack quotas, and what a project counts against them.
+
+The counts come from the catalog's ``stack_costs`` (measured by ``make docs`` on translated
+projects), so ``new`` and ``add-trigger`` can refuse a project before writing anything,
+without running the SAM transform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from trigger_scaffold._catalog import Catalog, StackCost
+from trigger_scaffold._errors import TriggerScaffoldError
+
+# DOCS https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
+# The template body limit is the one for a template in S3: `sam deploy` uploads it there.
+QUOTAS: tuple[tuple[str, int, str], ...] = (
+    ("resources", 500, "resources"),
+    ("outputs", 200, "outputs"),
+    ("parameters", 200, "parameters"),
+    ("mappings", 200, "mappings"),
+    ("bytes", 1_048_576, "bytes of template body"),
+)
+
+
+def _entry_cost(catalog: Catalog, pattern_id: str, kind: str) -> tuple[StackCost, StackCost]:
+    """What each ``kind`` trigger costs, and what the first one costs on top, in a pattern."""
+    item = catalog.trigger(kind)
+    pattern = catalog.pattern(pattern_id)
+    each = dict(pattern.entry_stack_costs).get(kind, item.stack_cost)
+    return each, item.stack_shared + dict(pattern.entry_stack_shared).get(kind, StackCost())
+
+
+def project_cost(catalog: Catalog, pattern_id: str, kinds: Sequence[str]) -> StackCost:
+    """What a project of ``pattern_id`` with triggers of ``kinds`` counts after the transform."""
+    alone = pattern_id == catalog.defaults.pattern
+    total = catalog.stack_base + (StackCost() if alone else catalog.pattern(pattern_id).stack_cost)
+    # One CodeDeploy application and its parameters serve every function that shifts traffic;
+    # a pattern's own functions always do.
+    if not alone or any(catalog.trigger(kind).safe_deployments for kind in kinds):
+        total += catalog.stack_safe_deployments
+    for kind in dict.fromkeys(kinds):
+        total += _entry_cost(catalog, pattern_id, kind)[1]
+    for kind in kinds:
+        total += _entry_cost(catalog, pattern_id, kind)[0]
+    return total
+
+
+def crossed_quota(cost: StackCost) -> tuple[str, int, int] | None:
+    """The first quota ``cost`` crosses, as (what, count, limit), or None."""
+    for field, limit, label in QUOTAS:
+        count: int = getattr(cost, field)
+        if count > limit:
+            return label, count, limit
+    return None
+
+
+def fits(catalog: Catalog, pattern_id: str, kinds: Sequence[str]) -> bool:
+    """Whether the project stays within every quota."""
+    return crossed_quota(project_cost(catalog, pattern_id, kinds)) is None
+
+
+def room_for(catalog: Catalog, pattern_id: str, kinds: Sequence[str], kind: str) -> int:
+    """How many more ``kind`` triggers a project with ``kinds`` can take."""
+    if not _entry_cost(catalog, pattern_id, kind)[0].resources:
+        raise TriggerScaffoldError(f"the catalog has no stack cost for {kind!r}; run `make docs`")
+    more = 0
+    while fits(catalog, pattern_id, [*kinds, *[kind] * (more + 1)]):
+        more += 1
+    return more
+
+
+def check_quotas(
+    catalog: Catalog, pattern_id: str, kinds: Sequence[str], *, adding: str | None = None
+) -> None:
+    """Refuse, in one line, a project that CloudFormation would refuse as one stack.
+
+    ``kinds`` are the triggers of the project about to be written (for ``add-trigger``, the
+    project's triggers and then ``adding``). The refusal names the quota, the count and the
+    largest project that fits.
+    """
+    crossed = crossed_quota(project_cost(catalog, pattern_id, kinds))
+    if crossed is None:
+        return
+    label, count, limit = crossed
+    with_pattern = (
+        "" if pattern_id == catalog.defaults.pattern else f" with the {pattern_id} pattern"
+    )
+    if adding is not None:
+        what = f"one more {adding} trigger makes"
+    elif len(set(kinds)) == 1:
+        what = f"{len(kinds)} {kinds[0]} triggers{with_pattern} make"
+    else:
+        what = f"{len(kinds)} triggers{with_pattern} make"
+    fitting = next(n for n in range(len(kinds), -1, -1) if fits(catalog, pattern_id, kinds[:n]))
+    if len(set(kinds)) == 1:
+        largest = f"at most {fitting} {kinds[0]} triggers fit"
+    elif adding is not None and fitting == len(kinds) - 1:
+        largest = f"the project's {fitting} triggers are the most that fit"
+    else:
+        largest = f"the first {fitting} of these {len(kinds)} triggers fit"
+    raise TriggerScaffoldError(
+        f"{what} {count} {label} after the SAM transform; CloudFormation allows {limit} "
+        f"per stack: {largest} (split the service into several projects)"
+    )
