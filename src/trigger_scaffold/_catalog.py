@@ -50,6 +50,18 @@ def _cost(data: dict[str, int] | None) -> StackCost:
 
 
 @dataclass(frozen=True)
+class StackGroup:
+    """What a project pays once when it has any trigger of ``kinds`` (they share it)."""
+
+    kinds: tuple[str, ...]
+    cost: StackCost
+
+
+def _groups(data: list[dict[str, Any]] | None) -> tuple[StackGroup, ...]:
+    return tuple(StackGroup(tuple(g["kinds"]), _cost(g["cost"])) for g in data or ())
+
+
+@dataclass(frozen=True)
 class TriggerKind:
     """One event source that can invoke a Lambda function."""
 
@@ -75,7 +87,6 @@ class TriggerKind:
     dev_fixed_monthly_cost_usd: float | None = None
     fixed_cost_note: str = ""
     stack_cost: StackCost = StackCost()
-    stack_shared: StackCost = StackCost()
 
     @property
     def available(self) -> bool:
@@ -106,8 +117,8 @@ class Pattern:
     reserved: tuple[str, ...] = ()
     refuses: tuple[tuple[str, str], ...] = ()
     stack_cost: StackCost = StackCost()
+    stack_shared: tuple[StackGroup, ...] = ()
     entry_stack_costs: tuple[tuple[str, StackCost], ...] = ()
-    entry_stack_shared: tuple[tuple[str, StackCost], ...] = ()
 
     @property
     def available(self) -> bool:
@@ -161,7 +172,7 @@ class Catalog:
     invocations: dict[str, str]
     defaults: Defaults
     stack_base: StackCost = StackCost()
-    stack_safe_deployments: StackCost = StackCost()
+    stack_shared: tuple[StackGroup, ...] = ()
 
     def trigger(self, kind: str) -> TriggerKind:
         """The kind with this id, or an error that lists the ids and suggests the closest."""
@@ -185,7 +196,7 @@ def _unknown(what: str, value: str, known: list[str]) -> str:
     return f"unknown {what} {value!r}{hint}; choose one of: {', '.join(known)}"
 
 
-def _trigger(kind: str, data: dict[str, Any], costs: dict[str, Any]) -> TriggerKind:
+def _trigger(kind: str, data: dict[str, Any], cost: dict[str, int] | None) -> TriggerKind:
     events = tuple(data.get("events", ()))
     model = data.get("parser_model")
     models = model if isinstance(model, dict) else dict.fromkeys(events, model) if model else {}
@@ -213,8 +224,7 @@ def _trigger(kind: str, data: dict[str, Any], costs: dict[str, Any]) -> TriggerK
             "dev_fixed_monthly_cost_usd", data.get("fixed_monthly_cost_usd")
         ),
         fixed_cost_note=data.get("fixed_cost_note", ""),
-        stack_cost=_cost(costs.get("each")),
-        stack_shared=_cost(costs.get("shared")),
+        stack_cost=_cost(cost),
     )
 
 
@@ -232,8 +242,8 @@ def _pattern(pattern_id: str, data: dict[str, Any], costs: dict[str, Any]) -> Pa
         reserved=tuple(data.get("reserved", ())),
         refuses=tuple(data.get("refuses", {}).items()),
         stack_cost=_cost(costs.get("own")),
-        entry_stack_costs=tuple((k, _cost(v.get("each"))) for k, v in entries.items()),
-        entry_stack_shared=tuple((k, _cost(v.get("shared"))) for k, v in entries.items()),
+        stack_shared=_groups(costs.get("shared")),
+        entry_stack_costs=tuple((k, _cost(v)) for k, v in entries.items()),
     )
 
 
@@ -251,7 +261,7 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
         invocations=dict(data["invocations"]),
         defaults=Defaults(**data["defaults"]),
         stack_base=_cost(costs.get("base")),
-        stack_safe_deployments=_cost(costs.get("safe_deployments")),
+        stack_shared=_groups(costs.get("shared")),
     )
 
 

@@ -255,7 +255,7 @@ def _cmd_list(args: argparse.Namespace, catalog: Catalog, console: Console) -> i
             "patterns": [asdict(p) for p in catalog.patterns],
             "stack": {
                 "base": asdict(catalog.stack_base),
-                "safe_deployments": asdict(catalog.stack_safe_deployments),
+                "shared": [asdict(group) for group in catalog.stack_shared],
                 "quotas": {field: limit for field, limit, _ in QUOTAS},
             },
         }

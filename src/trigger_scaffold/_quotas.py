@@ -23,26 +23,25 @@ QUOTAS: tuple[tuple[str, int, str], ...] = (
 )
 
 
-def _entry_cost(catalog: Catalog, pattern_id: str, kind: str) -> tuple[StackCost, StackCost]:
-    """What each ``kind`` trigger costs, and what the first one costs on top, in a pattern."""
-    item = catalog.trigger(kind)
-    pattern = catalog.pattern(pattern_id)
-    each = dict(pattern.entry_stack_costs).get(kind, item.stack_cost)
-    return each, item.stack_shared + dict(pattern.entry_stack_shared).get(kind, StackCost())
+def _each(catalog: Catalog, pattern_id: str, kind: str) -> StackCost:
+    """What every ``kind`` trigger costs in a project of ``pattern_id``."""
+    entries = dict(catalog.pattern(pattern_id).entry_stack_costs)
+    return entries.get(kind, catalog.trigger(kind).stack_cost)
 
 
 def project_cost(catalog: Catalog, pattern_id: str, kinds: Sequence[str]) -> StackCost:
-    """What a project of ``pattern_id`` with triggers of ``kinds`` counts after the transform."""
-    alone = pattern_id == catalog.defaults.pattern
-    total = catalog.stack_base + (StackCost() if alone else catalog.pattern(pattern_id).stack_cost)
-    # One CodeDeploy application and its parameters serve every function that shifts traffic;
-    # a pattern's own functions always do.
-    if not alone or any(catalog.trigger(kind).safe_deployments for kind in kinds):
-        total += catalog.stack_safe_deployments
-    for kind in dict.fromkeys(kinds):
-        total += _entry_cost(catalog, pattern_id, kind)[1]
+    """What a project of ``pattern_id`` with triggers of ``kinds`` counts after the transform.
+
+    Shared groups are paid once for any of their kinds: one CodeDeploy application serves
+    every function that shifts traffic; the strangler's legacy URL serves either API.
+    """
+    pattern = catalog.pattern(pattern_id)
+    total = catalog.stack_base + pattern.stack_cost
+    for group in (*catalog.stack_shared, *pattern.stack_shared):
+        if set(group.kinds) & set(kinds):
+            total += group.cost
     for kind in kinds:
-        total += _entry_cost(catalog, pattern_id, kind)[0]
+        total += _each(catalog, pattern_id, kind)
     return total
 
 
@@ -62,7 +61,7 @@ def fits(catalog: Catalog, pattern_id: str, kinds: Sequence[str]) -> bool:
 
 def room_for(catalog: Catalog, pattern_id: str, kinds: Sequence[str], kind: str) -> int:
     """How many more ``kind`` triggers a project with ``kinds`` can take."""
-    if not _entry_cost(catalog, pattern_id, kind)[0].resources:
+    if not _each(catalog, pattern_id, kind).resources:
         raise TriggerScaffoldError(f"the catalog has no stack cost for {kind!r}; run `make docs`")
     more = 0
     while fits(catalog, pattern_id, [*kinds, *[kind] * (more + 1)]):
