@@ -7,6 +7,7 @@ of the translated template, and that ``make docs`` left the costs up to date.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import asdict, replace
@@ -126,6 +127,19 @@ def test_add_trigger_at_the_ceiling_is_refused_and_leaves_the_project_unchanged(
     assert f"at most {most} sqs triggers fit" in error
     assert git("status", "--porcelain", "--untracked-files=all", cwd=project) == ""
     assert git("rev-parse", "HEAD", cwd=project) == head
+
+
+def test_list_shows_the_cost_of_every_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    for kind in data["triggers"]:
+        if kind["status"] == "available":
+            assert kind["stack_cost"]["resources"] > 0, kind["id"]
+    assert data["stack"]["quotas"]["resources"] == 500
+    assert data["stack"]["shared"], "the CodeDeploy application is shared by every kind"
+    assert main(["list"]) == 0
+    sqs = CATALOG.trigger("sqs").stack_cost.resources
+    assert re.search(rf"^  sqs +poll +{sqs} res ", capsys.readouterr().out, re.M)
 
 
 # What CloudFormation counts, against what the catalog predicts.
