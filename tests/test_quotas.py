@@ -85,7 +85,8 @@ def test_a_pattern_and_other_quotas_are_named() -> None:
     alb = ["alb"] * (room_for(CATALOG, "none", [], "alb") + 1)
     crossed = crossed_quota(project_cost(CATALOG, "none", alb))
     assert crossed is not None
-    assert (crossed[0], crossed[2]) == ("parameters", 200)
+    assert crossed[0].startswith("parameters ")
+    assert crossed[2] == 200
     with pytest.raises(
         TriggerScaffoldError, match=r"parameters after the SAM transform.* allows 200 "
     ):
@@ -95,6 +96,26 @@ def test_a_pattern_and_other_quotas_are_named() -> None:
         check_quotas(CATALOG, "pub-sub", sqs)
     # A pattern's own functions and resources leave room for fewer triggers.
     assert room_for(CATALOG, "pub-sub", [], "sqs") < room_for(CATALOG, "none", [], "sqs")
+
+
+def test_add_trigger_names_the_project_as_the_largest_that_fits() -> None:
+    kinds = [kind for kind in KINDS if kind != "sns"]
+    while fits(CATALOG, "none", [*kinds, "sns"]):
+        kinds.append("sqs")
+    with pytest.raises(TriggerScaffoldError) as refused:
+        check_quotas(CATALOG, "none", [*kinds, "sns"], adding="sns")
+    assert str(refused.value).startswith("one more sns trigger makes ")
+    assert f"the project's {len(kinds)} triggers are the most that fit" in str(refused.value)
+
+
+def test_the_template_size_quota_is_named() -> None:
+    heavy = replace(CATALOG, stack_base=StackCost(bytes=1_048_577))
+    with pytest.raises(
+        TriggerScaffoldError,
+        match=r"^1 sqs trigger makes \d+ bytes of template\.yaml .* allows 1048576 per stack: "
+        r"at most 0 sqs triggers fit",
+    ):
+        check_quotas(heavy, "none", ["sqs"])
 
 
 def test_the_costs_come_from_the_catalog() -> None:

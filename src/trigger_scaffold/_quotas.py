@@ -15,11 +15,11 @@ from trigger_scaffold._errors import TriggerScaffoldError
 # DOCS https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
 # The template body limit is the one for a template in S3: `sam deploy` uploads it there.
 QUOTAS: tuple[tuple[str, int, str], ...] = (
-    ("resources", 500, "resources"),
-    ("outputs", 200, "outputs"),
-    ("parameters", 200, "parameters"),
-    ("mappings", 200, "mappings"),
-    ("bytes", 1_048_576, "bytes of template body"),
+    ("resources", 500, "resources after the SAM transform"),
+    ("outputs", 200, "outputs after the SAM transform"),
+    ("parameters", 200, "parameters after the SAM transform"),
+    ("mappings", 200, "mappings after the SAM transform"),
+    ("bytes", 1_048_576, "bytes of template.yaml (an upper estimate)"),
 )
 
 
@@ -69,6 +69,10 @@ def room_for(catalog: Catalog, pattern_id: str, kinds: Sequence[str], kind: str)
     return more
 
 
+def _triggers(count: int, kind: str) -> str:
+    return f"{count} {kind} trigger{'' if count == 1 else 's'}"
+
+
 def check_quotas(
     catalog: Catalog, pattern_id: str, kinds: Sequence[str], *, adding: str | None = None
 ) -> None:
@@ -88,17 +92,18 @@ def check_quotas(
     if adding is not None:
         what = f"one more {adding} trigger makes"
     elif len(set(kinds)) == 1:
-        what = f"{len(kinds)} {kinds[0]} triggers{with_pattern} make"
+        verb = "makes" if len(kinds) == 1 else "make"
+        what = f"{_triggers(len(kinds), kinds[0])}{with_pattern} {verb}"
     else:
         what = f"{len(kinds)} triggers{with_pattern} make"
-    fitting = next(n for n in range(len(kinds), -1, -1) if fits(catalog, pattern_id, kinds[:n]))
+    fitting = next((n for n in range(len(kinds), 0, -1) if fits(catalog, pattern_id, kinds[:n])), 0)
     if len(set(kinds)) == 1:
-        largest = f"at most {fitting} {kinds[0]} triggers fit"
+        largest = f"at most {_triggers(fitting, kinds[0])} fit"
     elif adding is not None and fitting == len(kinds) - 1:
         largest = f"the project's {fitting} triggers are the most that fit"
     else:
         largest = f"the first {fitting} of these {len(kinds)} triggers fit"
     raise TriggerScaffoldError(
-        f"{what} {count} {label} after the SAM transform; CloudFormation allows {limit} "
+        f"{what} {count} {label}; CloudFormation allows {limit} "
         f"per stack: {largest} (split the service into several projects)"
     )
