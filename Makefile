@@ -85,7 +85,7 @@ test-fast: setup  ## everything but the render matrix
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
 
-docs: setup  ## regenerate the catalog tables in README.md
+docs: setup  ## regenerate the catalog's derived fields (stack costs: renders ~120 projects, 1-2 min) and README.md's tables
 	$(BIN)/python -m trigger_scaffold._docs README.md
 
 bench: setup  ## generation speed and generated-function cold start figures

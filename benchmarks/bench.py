@@ -377,10 +377,62 @@ def _bench_functions(work: Path, runs: int, response_url: str) -> list[str]:
     return lines
 
 
+def bench_stack(work: Path) -> list[str]:
+    """Translated template size for 1, 10, 25 and 50 triggers, and the time to make each.
+
+    A project past a CloudFormation quota is refused before anything is written; its line
+    shows the time to refuse and the counts the SAM transform gives when the same project is
+    rendered with the quota check switched off (in-process), so the growth stays visible.
+    """
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from stack_costs import translated_counts  # test tooling: runs the SAM transform
+
+    from trigger_scaffold import _cli
+
+    lines = [
+        "== Stack size after the SAM transform (CloudFormation: 500 resources, 200 outputs, "
+        "200 parameters per stack) ==",
+        f"{'triggers':<10}{'new':>9}{'resources':>11}{'outputs':>9}{'parameters':>12}"
+        f"{'KB':>6}  result",
+    ]
+    cli = [PY, "-m", "trigger_scaffold"]
+    for count in (1, 10, 25, 50):
+        dest = work / f"stack-{count}"
+        args = ["new", str(dest), "--no-input", "-q", *trigger_args(count)]
+        start = time.perf_counter()
+        done = subprocess.run([*cli, *args], capture_output=True, text=True, check=False)
+        took = time.perf_counter() - start
+        result = "generated"
+        if done.returncode != 0:
+            result = f"refused in {took:.2f} s (counts: rendered with the check off)"
+            check = _cli.check_quotas
+            _cli.check_quotas = lambda *_args, **_kwargs: None  # type: ignore[assignment]
+            try:
+                _cli.main(args)
+            finally:
+                _cli.check_quotas = check
+        counts = translated_counts(dest)
+        lines.append(
+            f"{count:<10}{took:>7.2f} s{counts['resources']:>11}{counts['outputs']:>9}"
+            f"{counts['parameters']:>12}{counts['bytes'] // 1024:>6}  {result}"
+        )
+        if done.returncode != 0:
+            lines.append(f"  {done.stderr.strip()}")
+    lines.append("Per kind (resources / outputs / parameters per trigger, from the catalog):")
+    catalog = load_catalog()
+    for kind in catalog.triggers:
+        if kind.available:
+            cost = kind.stack_cost
+            lines.append(f"  {kind.id:<16}{cost.resources:>4} / {cost.outputs} / {cost.parameters}")
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (median)")
-    parser.add_argument("--only", choices=["generation", "functions"], help="one part only")
+    parser.add_argument(
+        "--only", choices=["generation", "stack", "functions"], help="one part only"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ts-bench-"))
     try:
@@ -390,6 +442,8 @@ def main() -> int:
         )
         if args.only in (None, "generation"):
             print("\n".join(bench_generation(work, args.runs)))
+        if args.only in (None, "stack"):
+            print("\n".join(bench_stack(work)))
         if args.only in (None, "functions"):
             print("\n".join(bench_functions(work, args.runs)))
     finally:

@@ -34,6 +34,13 @@ def test_bench_prints_every_figure_and_goal() -> None:
                  "add-trigger <= 3 x floor", "cold start <= 1.5 x floor for every kind",
                  "nothing packaged the handler does not need"):  # fmt: skip
         assert re.search(rf"{re.escape(goal)}.* -> (MET|NOT MET)$", out, re.MULTILINE), goal
+    for count in (1, 10, 25, 50):
+        line = re.search(
+            rf"^{count} +\d+\.\d\d s +(\d+) +\d+ +\d+ +\d+  (generated|refused)", out, re.M
+        )
+        assert line, count
+    assert re.search(r"^  trigger-scaffold: error: 50 triggers make \d+ resources", out, re.M)
+    assert re.search(r"^  sqs +\d+ / \d+ / \d+$", out, re.MULTILINE)
     for kind in ("sqs", "s3"):
         line = re.search(rf"^{kind} +\d+ ms +\d+\.\d\d x floor +package +[\d.]+ MB +top "
                          r"imports: (.+)$", out, re.MULTILINE)  # fmt: skip

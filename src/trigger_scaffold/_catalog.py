@@ -18,6 +18,50 @@ Status = Literal["available", "planned", "retired"]
 
 
 @dataclass(frozen=True)
+class StackCost:
+    """What a part of a project adds to its CloudFormation stack after the SAM transform.
+
+    Measured by ``make docs`` from rendered, translated projects; ``bytes`` (of template.yaml)
+    is an upper bound, taken with the longest names the validators allow.
+    """
+
+    resources: int = 0
+    outputs: int = 0
+    parameters: int = 0
+    mappings: int = 0
+    bytes: int = 0
+
+    def __add__(self, other: StackCost) -> StackCost:
+        return StackCost(
+            *(a + b for a, b in zip(_cost_values(self), _cost_values(other), strict=True))
+        )
+
+    def times(self, count: int) -> StackCost:
+        """This cost ``count`` times over."""
+        return StackCost(*(value * count for value in _cost_values(self)))
+
+
+def _cost_values(cost: StackCost) -> tuple[int, ...]:
+    return (cost.resources, cost.outputs, cost.parameters, cost.mappings, cost.bytes)
+
+
+def _cost(data: dict[str, int] | None) -> StackCost:
+    return StackCost(**(data or {}))
+
+
+@dataclass(frozen=True)
+class StackGroup:
+    """What a project pays once when it has any trigger of ``kinds`` (they share it)."""
+
+    kinds: tuple[str, ...]
+    cost: StackCost
+
+
+def _groups(data: list[dict[str, Any]] | None) -> tuple[StackGroup, ...]:
+    return tuple(StackGroup(tuple(g["kinds"]), _cost(g["cost"])) for g in data or ())
+
+
+@dataclass(frozen=True)
 class TriggerKind:
     """One event source that can invoke a Lambda function."""
 
@@ -42,6 +86,7 @@ class TriggerKind:
     fixed_monthly_cost_usd: float | None = None
     dev_fixed_monthly_cost_usd: float | None = None
     fixed_cost_note: str = ""
+    stack_cost: StackCost = StackCost()
 
     @property
     def available(self) -> bool:
@@ -71,6 +116,9 @@ class Pattern:
     functions: tuple[str, ...] = ()
     reserved: tuple[str, ...] = ()
     refuses: tuple[tuple[str, str], ...] = ()
+    stack_cost: StackCost = StackCost()
+    stack_shared: tuple[StackGroup, ...] = ()
+    entry_stack_costs: tuple[tuple[str, StackCost], ...] = ()
 
     @property
     def available(self) -> bool:
@@ -123,6 +171,8 @@ class Catalog:
     architectures: tuple[str, ...]
     invocations: dict[str, str]
     defaults: Defaults
+    stack_base: StackCost = StackCost()
+    stack_shared: tuple[StackGroup, ...] = ()
 
     def trigger(self, kind: str) -> TriggerKind:
         """The kind with this id, or an error that lists the ids and suggests the closest."""
@@ -146,7 +196,7 @@ def _unknown(what: str, value: str, known: list[str]) -> str:
     return f"unknown {what} {value!r}{hint}; choose one of: {', '.join(known)}"
 
 
-def _trigger(kind: str, data: dict[str, Any]) -> TriggerKind:
+def _trigger(kind: str, data: dict[str, Any], cost: dict[str, int] | None) -> TriggerKind:
     events = tuple(data.get("events", ()))
     model = data.get("parser_model")
     models = model if isinstance(model, dict) else dict.fromkeys(events, model) if model else {}
@@ -174,11 +224,13 @@ def _trigger(kind: str, data: dict[str, Any]) -> TriggerKind:
             "dev_fixed_monthly_cost_usd", data.get("fixed_monthly_cost_usd")
         ),
         fixed_cost_note=data.get("fixed_cost_note", ""),
+        stack_cost=_cost(cost),
     )
 
 
-def _pattern(pattern_id: str, data: dict[str, Any]) -> Pattern:
+def _pattern(pattern_id: str, data: dict[str, Any], costs: dict[str, Any]) -> Pattern:
     entry = data["entry_triggers"]
+    entries = costs.get("entries", {})
     return Pattern(
         id=pattern_id,
         label=data["label"],
@@ -189,18 +241,27 @@ def _pattern(pattern_id: str, data: dict[str, Any]) -> Pattern:
         functions=tuple(data.get("functions", {})),
         reserved=tuple(data.get("reserved", ())),
         refuses=tuple(data.get("refuses", {}).items()),
+        stack_cost=_cost(costs.get("own")),
+        stack_shared=_groups(costs.get("shared")),
+        entry_stack_costs=tuple((k, _cost(v)) for k, v in entries.items()),
     )
 
 
 def parse_catalog(data: dict[str, Any]) -> Catalog:
     """Build the typed catalog from its YAML mapping."""
+    costs = data.get("stack_costs") or {}
+    kind_costs, pattern_costs = costs.get("kinds", {}), costs.get("patterns", {})
     return Catalog(
-        triggers=tuple(_trigger(k, v) for k, v in data["triggers"].items()),
-        patterns=tuple(_pattern(k, v) for k, v in data["patterns"].items()),
+        triggers=tuple(_trigger(k, v, kind_costs.get(k, {})) for k, v in data["triggers"].items()),
+        patterns=tuple(
+            _pattern(k, v, pattern_costs.get(k, {})) for k, v in data["patterns"].items()
+        ),
         runtimes=tuple(data["runtimes"]),
         architectures=tuple(data["architectures"]),
         invocations=dict(data["invocations"]),
         defaults=Defaults(**data["defaults"]),
+        stack_base=_cost(costs.get("base")),
+        stack_shared=_groups(costs.get("shared")),
     )
 
 

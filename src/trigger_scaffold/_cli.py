@@ -22,6 +22,7 @@ from trigger_scaffold._answers import (
 from trigger_scaffold._catalog import Catalog, load_catalog
 from trigger_scaffold._console import Console
 from trigger_scaffold._errors import TriggerScaffoldError, UsageError
+from trigger_scaffold._quotas import QUOTAS, check_quotas
 from trigger_scaffold._steps import after_change, after_new
 from trigger_scaffold._steps import render as render_steps
 
@@ -157,6 +158,7 @@ def _cmd_new(args: argparse.Namespace, catalog: Catalog, console: Console) -> in
     dest = Path(args.dest).resolve()
     check_destination(dest)
     answers = validate(_gather(args, catalog, dest), catalog)
+    check_quotas(catalog, answers.pattern, [t.kind for t in answers.triggers])
     if args.template:
         src, vcs_ref = args.template, args.vcs_ref
     else:
@@ -251,6 +253,11 @@ def _cmd_list(args: argparse.Namespace, catalog: Catalog, console: Console) -> i
         data = {
             "triggers": [asdict(t) for t in catalog.triggers],
             "patterns": [asdict(p) for p in catalog.patterns],
+            "stack": {
+                "base": asdict(catalog.stack_base),
+                "shared": [asdict(group) for group in catalog.stack_shared],
+                "quotas": {field: limit for field, limit, _ in QUOTAS},
+            },
         }
         console.print(json.dumps(data, indent=2))
         return 0
@@ -265,7 +272,13 @@ def _cmd_list(args: argparse.Namespace, catalog: Catalog, console: Console) -> i
         if item.closed_to_new_customers:
             notes.append("closed to new AWS customers")
         note = f" [{'; '.join(notes)}]" if notes else ""
-        console.print(f"  {item.id:<{width}}  {item.invocation:<5}  {item.label}{note}")
+        cost = f"{item.stack_cost.resources:>3} res" if item.stack_cost.resources else " " * 7
+        console.print(f"  {item.id:<{width}}  {item.invocation:<5}  {cost}  {item.label}{note}")
+    console.print()
+    console.print(
+        f"res: CloudFormation resources per trigger after the SAM transform; a stack holds "
+        f"{QUOTAS[0][1]} (`list --json` has outputs, parameters and bytes too)."
+    )
     console.print()
     console.print("Invocation types:")
     for name, text in catalog.invocations.items():

@@ -26,8 +26,9 @@ from trigger_scaffold._answers import (
     check_trigger_name,
     free_name,
 )
-from trigger_scaffold._catalog import Catalog, parse_catalog
+from trigger_scaffold._catalog import Catalog, StackCost, parse_catalog
 from trigger_scaffold._errors import TriggerScaffoldError
+from trigger_scaffold._quotas import check_quotas
 from trigger_scaffold._render import first_line
 from trigger_scaffold._speedups import speed_up_copier
 from trigger_scaffold._template import data_home, ensure_template_repo, git
@@ -166,6 +167,10 @@ def plan_trigger(project: Project, kind: str, name: str | None, current: Catalog
         raise TriggerScaffoldError(
             f"{error}; pick another with --name (free: {free_name(kind, taken, current)!r})"
         ) from error
+    # The project's own template version knows what its triggers cost, once it records it.
+    costs = known if known is not None and known.stack_base != StackCost() else current
+    kinds = [t.kind for t in project.triggers]
+    check_quotas(costs, pattern.id, [*kinds, kind], adding=kind)
     return Trigger(name, kind)
 
 
