@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any
 
@@ -107,6 +108,9 @@ class LocalFunction:
             path = self.function.code_dir / (module_path.replace(".", "/") + ".py")
             # The function's folder is the root of its package, as /var/task is in Lambda.
             sys.path.insert(0, str(self.function.code_dir))
+            # Every function has an `app` module: the one this handler imports must be its own,
+            # not the one of a function loaded before it in this process.
+            _forget_modules_of(self.function.code_dir)
             module = _import(f"_local_{self.function.logical_id}", path)
             self._handler = getattr(module, attribute)
         return self._handler
@@ -122,6 +126,15 @@ class LocalFunction:
         finally:
             os.environ.clear()
             os.environ.update(saved)
+
+
+def _forget_modules_of(folder: Path) -> None:
+    """Drop the cached modules named like the top-level modules and packages of ``folder``."""
+    names = {p.stem for p in folder.glob("*.py")}
+    names |= {p.name for p in folder.iterdir() if (p / "__init__.py").is_file()}
+    for loaded in list(sys.modules):
+        if loaded.partition(".")[0] in names:
+            del sys.modules[loaded]
 
 
 def _import(name: str, path: os.PathLike[str]) -> ModuleType:
