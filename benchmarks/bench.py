@@ -177,9 +177,13 @@ def bench_generation(work: Path, runs: int) -> list[str]:
 COLD_START = """
 import json, os, sys, importlib.util, time
 start = time.perf_counter()
-spec = importlib.util.spec_from_file_location("app", sys.argv[1])
+# As Lambda does: the function's folder (/var/task) is on the path, so the handler module
+# imports app.py beside it.
+sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[1])))
+name = os.path.splitext(os.path.basename(sys.argv[1]))[0]
+spec = importlib.util.spec_from_file_location(name, sys.argv[1])
 module = importlib.util.module_from_spec(spec)
-sys.modules["app"] = module  # as Lambda's import of the handler module would
+sys.modules[name] = module
 spec.loader.exec_module(module)
 class Context:
     function_name = "bench"; function_version = "$LATEST"; memory_limit_in_mb = 256
@@ -324,20 +328,23 @@ def _bench_functions(work: Path, runs: int, response_url: str) -> list[str]:
     ratios: dict[str, float] = {}
     with_clients: dict[str, str] = {}
     for kind in KINDS:
-        app = project / "functions" / kind / "app.py"
+        folder = project / "functions" / kind
+        # The entry point SAM names in template.yaml (handler.py; app.py before the split).
+        entry = folder / "handler.py" if (folder / "handler.py").is_file() else folder / "app.py"
         event = _local_event(
             project / "events" / f"{kind}-{catalog.trigger(kind).events[0]}.json",
             work,
             response_url,
         )
-        handler = [str(script), str(app), str(event)]
+        handler = [str(script), str(entry), str(event)]
         took, ratios[kind] = _paired_python(handler, python_floor, runs)
         size = package_size(project / "functions" / kind)
         lines.append(
             f"{kind:<12} {took * 1000:5.0f} ms  {ratios[kind]:4.2f} x floor  "
             f"package {size / 1e6:5.2f} MB  top imports: {_top_imports(handler)}"
         )
-        services = sorted(set(CLIENT.findall(app.read_text())))
+        sources = "".join(f.read_text() for f in folder.glob("*.py"))
+        services = sorted(set(CLIENT.findall(sources)))
         if ratios[kind] > 1.5 and services:
             clients = "; ".join(f"boto3.client({s!r})" for s in services)
             client_floor = functools.partial(_python_seconds, ["-c", f"{FLOOR}; {clients}"])

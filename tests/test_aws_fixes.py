@@ -194,13 +194,19 @@ def test_load_balancer_can_reach_the_identity_provider(
 
 
 def load_handler(path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """A generated handler module, imported from its file under a unique name."""
+    """A generated handler module, imported from its file under a unique name.
+
+    Its folder goes first on the path, as /var/task does on Lambda, so ``from app import``
+    finds the function's own business logic.
+    """
     name = f"generated_{path.parent.name.replace('-', '_')}_{id(path)}"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec
     assert spec.loader
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.syspath_prepend(str(path.parent))
+    monkeypatch.delitem(sys.modules, "app", raising=False)
     spec.loader.exec_module(module)
     return module
 
@@ -217,7 +223,7 @@ def test_auto_confirmed_sign_up_can_reset_its_password(
 
     monkeypatch.setenv("AUTO_CONFIRM_EMAIL_DOMAINS", "example.com")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "test")
-    app = load_handler(project / "functions" / "users" / "app.py", monkeypatch)
+    app = load_handler(project / "functions" / "users" / "handler.py", monkeypatch)
     event = json.loads((project / "events" / "users-pre-sign-up.json").read_text())
     event["request"]["userAttributes"]["email"] = "ada@example.com"
     context = SimpleNamespace(function_version="7", aws_request_id="req-1")
@@ -275,8 +281,8 @@ def test_split_streams_uploads_of_any_size(new_project: Callable[..., Path], kin
     reader = definition["States"]["ProcessItems"]["ItemReader"]
     assert reader["ReaderConfig"] == {"InputType": "JSONL"}
     # The key the split writes is the one its role may write and the workflow may read.
-    app = project / "functions" / "split" / "app.py"
-    assert 'key = f"jobs/{job_id}/items.jsonl"' in app.read_text()
+    split = project / "functions" / "split"
+    assert 'key = f"jobs/{job_id}/items.jsonl"' in (split / "handler.py").read_text()
     resources = sam_translate(load_template(project / "template.yaml"))["Resources"]
     granted = {
         action

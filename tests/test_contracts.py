@@ -145,7 +145,7 @@ def _functions(project: Path) -> tuple[dict[str, Function], dict[str, Any]]:
         props = resource.get("Properties", {})
         if resource["Type"] != "AWS::Serverless::Function" or "CodeUri" not in props:
             continue
-        module, handler = props.get("Handler", "app.lambda_handler").rsplit(".", 1)
+        module, handler = props["Handler"].rsplit(".", 1)
         variables = {
             **global_vars.get("Variables", {}),
             **props.get("Environment", {}).get("Variables", {}),
@@ -255,10 +255,16 @@ def loaded(function: Function) -> Iterator[ModuleType]:
         Metrics().clear_default_dimensions()
         Metrics().clear_metrics()
         sys.modules[module_name] = module
+        # The function's folder is its import root, as /var/task is on Lambda: the handler
+        # imports its own `app`, not another function's.
+        sys.path.insert(0, str(function.directory))
+        sys.modules.pop("app", None)
         try:
             spec.loader.exec_module(module)
             yield module
         finally:
+            sys.path.remove(str(function.directory))
+            sys.modules.pop("app", None)
             sys.modules.pop(module_name, None)
             Metrics().clear_default_dimensions()
             Metrics().clear_metrics()

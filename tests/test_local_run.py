@@ -342,7 +342,7 @@ def test_invoke_gives_environment_context_and_moto_resources(
     new_project: Callable[..., Path],
 ) -> None:
     project = new_project("--pattern", "simple-web-service", "--trigger", "api:shop")
-    (project / "functions" / "shop" / "app.py").write_text(PROBE)
+    (project / "functions" / "shop" / "handler.py").write_text(PROBE)
 
     ran = local_lambda(project, "invoke", "shop", "-", stdin="{}")
     assert ran.returncode == 0, ran.stderr

@@ -300,8 +300,12 @@ with mock_aws():
             elif isinstance(value, dict) and "topic" in value:
                 value = boto3.client("sns").create_topic(Name=value["topic"])["TopicArn"]
             os.environ[key] = value
-        path = os.path.join("functions", call["function"], "app.py")
-        spec = importlib.util.spec_from_file_location("app_" + str(len(results)), path)
+        folder = os.path.join("functions", call["function"])
+        # The function's folder is its import root, as /var/task is on Lambda.
+        sys.path.insert(0, folder)
+        sys.modules.pop("app", None)
+        path = os.path.join(folder, "handler.py")
+        spec = importlib.util.spec_from_file_location("handler_" + str(len(results)), path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
@@ -390,7 +394,7 @@ class Rejection:
 
 def invalid_events(project: Path) -> dict[str, list[str]]:
     """The ``-invalid`` sample events of each function, by function name."""
-    names = [p.name for p in (project / "functions").iterdir() if (p / "app.py").exists()]
+    names = [p.name for p in (project / "functions").iterdir() if (p / "handler.py").exists()]
     found: dict[str, list[str]] = {}
     for path in sorted((project / "events").glob("*-invalid.json")):
         owner = max((n for n in names if path.stem.startswith(f"{n}-")), key=len)
@@ -606,7 +610,7 @@ OLD_HANDLERS = {
 @pytest.mark.parametrize("kind", sorted(OLD_HANDLERS))
 def test_rejection_check_fails_on_the_old_handler(rejecting: Path, kind: str) -> None:
     translated = _translated(rejecting)
-    handler = rejecting / "functions" / kind / "app.py"
+    handler = rejecting / "functions" / kind / "handler.py"
     current = handler.read_text()
     new, old = OLD_HANDLERS[kind]
     assert new in current

@@ -136,6 +136,7 @@ def test_sam_build_installs_wheels_of_the_target_runtime(
     edge = project / ".aws-sam" / "build" / "EdgeFunction"
     assert foreign_binaries(edge, "3.13", "x86_64") == []
     for function in (jobs, edge):
+        assert (function / "handler.py").is_file()
         assert (function / "app.py").is_file()
         assert not (function / "Makefile").exists()
         assert not (function / "requirements.txt").exists()

@@ -233,7 +233,13 @@ def _cmd_add_trigger(args: argparse.Namespace, catalog: Catalog, console: Consol
 
 
 def _cmd_update(args: argparse.Namespace, catalog: Catalog, console: Console) -> int:
-    from trigger_scaffold._lifecycle import changes, check_clean_git, find_project, update
+    from trigger_scaffold._lifecycle import (
+        business_logic_findings,
+        changes,
+        check_clean_git,
+        find_project,
+        update,
+    )
 
     project = find_project(Path(args.directory))
     check_clean_git(project)
@@ -244,6 +250,8 @@ def _cmd_update(args: argparse.Namespace, catalog: Catalog, console: Console) ->
         console.ok(f"Already at the newest template ({after.commit}); nothing changed")
         return 0
     console.ok(f"Updated from template {project.commit} to {after.commit}")
+    for finding in business_logic_findings(after):
+        console.hint(f"Note: {finding}")
     _next_steps(after, console, f"Update to template {after.commit}")
     return 0
 

@@ -7,6 +7,7 @@ Nothing is committed on the user's behalf, and conflicts end the command with ex
 
 from __future__ import annotations
 
+import ast
 import re
 import warnings
 from dataclasses import dataclass
@@ -248,3 +249,74 @@ def update(project: Project, vcs_ref: str | None, quiet: bool) -> None:
         vcs_ref = vcs_ref or "HEAD"
     _run_copier_update(project, {}, vcs_ref, quiet)
     report_conflicts(project)
+
+
+def business_logic_findings(project: Project) -> list[str]:
+    """What a function's ``app.py`` lacks, or still holds, after the handler/app split.
+
+    Projects generated before the split kept their whole handler in ``app.py`` (theirs, so
+    ``update`` leaves it alone); the new template-managed ``handler.py`` imports the business
+    functions from it by name. A name it lacks fails at import; a leftover ``lambda_handler``
+    is dead code that still looks like the entry point.
+    """
+    findings = []
+    for handler in sorted(project.root.glob("functions/*/handler.py")):
+        app = handler.with_name("app.py")
+        rel = app.relative_to(project.root).as_posix()
+        wanted = _imported_from_app(handler)
+        if not app.is_file():
+            if wanted:
+                findings.append(f"{rel} is missing; handler.py imports {', '.join(wanted)} from it")
+            continue
+        defined = _top_level_names(app)
+        if defined is None:
+            continue
+        missing = [name for name in wanted if name not in defined]
+        if missing:
+            findings.append(
+                f"{rel} does not define {', '.join(missing)}, which handler.py imports from it"
+            )
+        if "lambda_handler" in defined:
+            findings.append(
+                f"{rel} still holds the single-file handler (lambda_handler): handler.py is "
+                "the entry point now; keep only your business logic in app.py (see the "
+                'README\'s "Add triggers and take template updates")'
+            )
+    return findings
+
+
+def _imported_from_app(handler: Path) -> list[str]:
+    try:
+        tree = ast.parse(handler.read_text(encoding="utf-8"))
+    except (SyntaxError, UnicodeDecodeError, OSError):
+        return []
+    return [
+        alias.name
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and node.module == "app" and node.level == 0
+        for alias in node.names
+    ]
+
+
+def _top_level_names(module: Path) -> set[str] | None:
+    """Names a module defines at its top level (also inside top-level ``if`` and ``try``)."""
+    try:
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+    except (SyntaxError, UnicodeDecodeError, OSError):
+        return None
+    names: set[str] = set()
+    statements = list(tree.body)
+    while statements:
+        node = statements.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).partition(".")[0] for a in node.names)
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, (ast.If, ast.Try, ast.With)):
+            statements.extend(n for n in ast.iter_child_nodes(node) if isinstance(n, ast.stmt))
+    return names
