@@ -20,7 +20,9 @@ PARTIALS = (
     "resources.yaml.jinja",
     "outputs.yaml.jinja",
     "handler.py.jinja",
+    "app.py.jinja",
     "test.py.jinja",
+    "test_app.py.jinja",
     "readme.md.jinja",
     "diagram.mmd.jinja",
 )
@@ -100,6 +102,23 @@ def test_available_kind_is_complete(kind: object) -> None:
     for stem, model in kind.parser_models:
         assert stem in kind.events, f"{kind.id}: parser model for unknown event {stem}"
         assert hasattr(models, model), f"{model} is no Powertools parser model"
+
+
+# A function unit renders each of its four files from the first of its folders that has it,
+# so a folder that brings its own entry point must bring the other three: a missing one
+# would fall back to the kind's, which imports other names.
+FUNCTION_FILES = {"handler.py.jinja", "app.py.jinja", "test.py.jinja", "test_app.py.jinja"}
+
+
+def test_every_function_folder_brings_all_four_files() -> None:
+    folders = {p.parent for name in FUNCTION_FILES for p in (ROOT / "templates").rglob(name)}
+    incomplete = {
+        folder.relative_to(ROOT).as_posix(): sorted(
+            name for name in FUNCTION_FILES if not (folder / name).is_file()
+        )
+        for folder in folders
+    }
+    assert {folder: lacks for folder, lacks in incomplete.items() if lacks} == {}
 
 
 OPTIONAL_PARTIALS = {
