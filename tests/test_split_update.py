@@ -14,13 +14,15 @@ real copier merges:
 
 from __future__ import annotations
 
+import ast
 import shutil
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import run_cli, whole_projects
-from gates import gate_failures
+from gates import gate_failures, load_template
 
 from trigger_scaffold._template import TEMPLATE_ENTRIES, git, sync_template_repo, template_root
 
@@ -208,3 +210,51 @@ def test_update_names_what_an_old_app_py_lacks(tmp_path: Path) -> None:
         "handler.py is the entry point now; keep only your business logic in app.py (see the "
         'README\'s "Add triggers and take template updates")',
     ]
+
+
+def handler_problems(project: Path) -> list[str]:
+    """Functions whose ``Handler`` names no function defined at the top of its module file."""
+    problems = []
+    resources = load_template(project / "template.yaml")["Resources"]
+    for logical_id, resource in resources.items():
+        props = resource.get("Properties", {})
+        if resource["Type"] != "AWS::Serverless::Function" or "CodeUri" not in props:
+            continue
+        module, _, attribute = props["Handler"].rpartition(".")
+        path = project / props["CodeUri"] / f"{module.replace('.', '/')}.py"
+        if not path.is_file():
+            problems.append(f"{logical_id}: {props['Handler']} but no {path.name}")
+            continue
+        defined = {
+            node.name
+            for node in ast.parse(path.read_text()).body
+            if isinstance(node, ast.FunctionDef)
+        }
+        if attribute not in defined:
+            problems.append(f"{logical_id}: {path.name} defines no {attribute}")
+    return problems
+
+
+@pytest.mark.matrix
+@pytest.mark.parametrize(("label", "args"), whole_projects(), ids=[s[0] for s in whole_projects()])
+def test_every_handler_setting_names_the_entry_point(
+    new_project: Callable[..., Path], label: str, args: list[str]
+) -> None:
+    project = new_project(*args)
+
+    assert handler_problems(project) == []
+    assert (project / "functions").is_dir()
+
+
+def test_handler_check_fails_on_a_handler_setting_left_on_app(
+    new_project: Callable[..., Path],
+) -> None:
+    project = new_project("--trigger", "sqs:orders")
+    template = project / "template.yaml"
+    text = template.read_text()
+    assert "Handler: handler.lambda_handler" in text
+    template.write_text(
+        text.replace("Handler: handler.lambda_handler", "Handler: app.lambda_handler")
+    )
+
+    assert handler_problems(project) == ["OrdersFunction: app.py defines no lambda_handler"]
