@@ -80,53 +80,81 @@ def _files(project: Path, pattern: str) -> dict[str, str]:
     return {p.relative_to(project).as_posix(): p.read_text() for p in sorted(project.glob(pattern))}
 
 
-@pytest.mark.matrix
-@pytest.mark.parametrize(("label", "args"), whole_projects(), ids=[s[0] for s in whole_projects()])
-def test_a_project_from_before_the_split_takes_contract_fixes_and_keeps_its_logic(
-    tmp_path: Path, label: str, args: list[str]
-) -> None:
+def _before_split(tmp_path: Path) -> tuple[Path, Path]:
+    """A template repository at release 1.0.0 = the template before the split; its source."""
     old = tmp_path / "before-split"
     old.mkdir()
     with tarfile.open(BEFORE_SPLIT) as archive:
         archive.extractall(old, filter="data")
     repo = tmp_path / "template"
     _release(repo, old, "1.0.0")
+    return repo, old
+
+
+@pytest.mark.matrix
+@pytest.mark.parametrize(("label", "args"), whole_projects(), ids=[s[0] for s in whole_projects()])
+def test_a_project_from_before_the_split_takes_contract_fixes_and_keeps_its_logic(
+    tmp_path: Path, label: str, args: list[str]
+) -> None:
+    repo, _ = _before_split(tmp_path)
     project = _new(repo, tmp_path, args)
     assert not list(project.glob("functions/*/handler.py")), "the fixture predates the split"
-    for app in project.glob("functions/*/app.py"):
+    # The user edits the business logic of every function but the first.
+    untouched, *edited_apps = sorted(project.glob("functions/*/app.py"))
+    for app in edited_apps:
         with app.open("a") as handle:
             handle.write(LOGIC_EDIT)
     _commit_all(project, "User edits")
-    edited = {**_files(project, "functions/*/app.py"), **_files(project, "tests/functions/*")}
+    edited = {p.relative_to(project).as_posix(): p.read_text() for p in edited_apps}
+    _release(repo, _source_with_contract_fix(tmp_path / "fixed"), "2.0.0")
+    (tmp_path / "fresh").mkdir()
+    fresh = _new(repo, tmp_path / "fresh", args)
+
+    result = run_cli("update", cwd=project)
+
+    assert result.returncode == 0, result.stderr
+    # Edited business logic is the user's: kept byte for byte, and handler.py imports it.
+    assert {p: (project / p).read_text() for p in edited} == edited
+    # Files still as generated hold nothing of the user's: they take the new layout, and
+    # the old generated tests of an edited app.py give way to tests/contract/.
+    name = untouched.parent.name
+    for path in (f"functions/{name}/app.py", f"tests/functions/test_{name}.py"):
+        assert (project / path).read_text() == (fresh / path).read_text(), path
+    assert [p.name for p in (project / "tests" / "functions").iterdir()] == [f"test_{name}.py"]
+    assert "Removed the old generated tests" in result.stderr
+    handlers = _files(project, "functions/*/handler.py")
+    apps = _files(project, "functions/*/app.py")
+    assert sorted(handlers) == sorted(p.replace("app.py", "handler.py") for p in apps)
+    assert [p for p, text in handlers.items() if 'CONTRACT_REVISION = "2"' not in text] == []
+    # An edited old app.py still holds the old entry point: update says what to trim.
+    assert result.stderr.count("still holds the single-file handler") == len(edited), result.stderr
+    assert gate_failures(project) == []
+
+
+def test_an_edited_old_test_file_is_kept(tmp_path: Path) -> None:
+    repo, _ = _before_split(tmp_path)
+    project = _new(repo, tmp_path, ["--trigger", "sqs:orders"])
+    tests = project / "tests" / "functions" / "test_orders.py"
+    with tests.open("a") as handle:
+        handle.write('\n\ndef test_mine() -> None:\n    assert "mine"\n')
+    _commit_all(project, "My test")
+    edited = tests.read_text()
     _release(repo, _source_with_contract_fix(tmp_path / "fixed"), "2.0.0")
 
     result = run_cli("update", cwd=project)
 
     assert result.returncode == 0, result.stderr
-    assert {**_files(project, "functions/*/app.py"), **_files(project, "tests/functions/*")} == (
-        edited
-    )
-    handlers = _files(project, "functions/*/handler.py")
-    assert sorted(handlers) == sorted(
-        p.replace("app.py", "handler.py") for p in _files(project, "functions/*/app.py")
-    )
-    assert [p for p, text in handlers.items() if 'CONTRACT_REVISION = "2"' not in text] == []
-    # The old single-file handler is the user's: update says what to trim, one line each.
-    assert result.stderr.count("still holds the single-file handler") == len(handlers), (
-        result.stderr
-    )
+    assert tests.read_text() == edited
+    # The unedited app.py took the new layout; the old tests run against the new entry point.
+    assert "lambda_handler" not in (project / "functions" / "orders" / "app.py").read_text()
+    assert "Moved to the handler.py/app.py layout" in result.stderr
     assert gate_failures(project) == []
 
 
 def test_the_check_fails_on_the_single_file_layout(tmp_path: Path) -> None:
     """Before the split, a fix to a handler's template never reached a project: app.py was the
     user's. The check above (the fix in every entry point) finds exactly that."""
-    old = tmp_path / "before-split"
-    old.mkdir()
-    with tarfile.open(BEFORE_SPLIT) as archive:
-        archive.extractall(old, filter="data")
-    repo = tmp_path / "template"
-    _release(repo, old, "1.0.0")
+    repo, old = _before_split(tmp_path)
     project = _new(repo, tmp_path, ["--trigger", "sqs:orders"])
     sqs = old / "templates" / "kinds" / "sqs" / "handler.py.jinja"
     sqs.write_text(sqs.read_text().rstrip("\n") + CONTRACT_FIX)

@@ -244,12 +244,24 @@ def _cmd_update(args: argparse.Namespace, catalog: Catalog, console: Console) ->
     project = find_project(Path(args.directory))
     check_clean_git(project)
     console.step(f"Updating {project.root} from template {project.commit}")
-    update(project, args.vcs_ref, quiet=console.quiet)
+    adopted = update(project, args.vcs_ref, quiet=console.quiet)
     after = find_project(project.root)
     if after.commit == project.commit and not changes(after):
         console.ok(f"Already at the newest template ({after.commit}); nothing changed")
         return 0
     console.ok(f"Updated from template {project.commit} to {after.commit}")
+    replaced = [path for path, done in adopted.items() if done == "replaced"]
+    removed = [path for path, done in adopted.items() if done == "removed"]
+    if replaced:
+        console.hint(
+            "Moved to the handler.py/app.py layout (unchanged since generated): "
+            + ", ".join(replaced)
+        )
+    if removed:
+        console.hint(
+            "Removed the old generated tests of an entry point (unchanged since generated; "
+            "tests/contract/ holds their successors): " + ", ".join(removed)
+        )
     for finding in business_logic_findings(after):
         console.hint(f"Note: {finding}")
     _next_steps(after, console, f"Update to template {after.commit}")

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import ast
 import re
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from copier import VcsRef, run_update
+from copier import VcsRef, run_copy, run_update
 from copier.errors import CopierError
 from jinja2 import TemplateError
 
@@ -242,13 +243,89 @@ def add_trigger(project: Project, trigger: Trigger, quiet: bool) -> None:
     report_conflicts(project)
 
 
-def update(project: Project, vcs_ref: str | None, quiet: bool) -> None:
-    """Merge template changes into the project (to ``vcs_ref``, else the newest)."""
+def update(project: Project, vcs_ref: str | None, quiet: bool) -> dict[str, str]:
+    """Merge template changes into the project (to ``vcs_ref``, else the newest).
+
+    Returns what moved to the handler/app layout, by path (see ``adopt_split_layout``).
+    """
     if project.uses_bundled_template:
         ensure_template_repo()
         vcs_ref = vcs_ref or "HEAD"
     _run_copier_update(project, {}, vcs_ref, quiet)
     report_conflicts(project)
+    return adopt_split_layout(project, find_project(project.root))
+
+
+def adopt_split_layout(before: Project, after: Project) -> dict[str, str]:
+    """Move the single-file layout's files that hold nothing of the user's to the new one.
+
+    Projects generated before the handler/app split keep ``functions/<name>/app.py`` (the
+    whole handler) and ``tests/functions/test_<name>.py`` (its tests) through ``update``:
+    they are the user's, and copier never touches them. A file that is still byte for byte
+    what the old template generated holds nothing of the user's, so:
+
+    - an unchanged ``app.py`` is replaced by the new one (the business logic alone);
+    - unchanged tests are replaced by the new ones (tests of that business logic) where
+      ``app.py`` was replaced too, and removed where the user changed ``app.py``: the new
+      tests assume the new business logic, and the old ones tested the old entry point,
+      whose contract tests now live in ``tests/contract/``.
+
+    Edited files stay as they are (``business_logic_findings`` then says what to trim).
+    Returns ``{path: "replaced" | "removed"}``.
+    """
+    legacy = [
+        handler.parent.name
+        for handler in sorted(after.root.glob("functions/*/handler.py"))
+        if "lambda_handler" in (_top_level_names(handler.with_name("app.py")) or set())
+    ]
+    if not legacy:
+        return {}
+    done: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="trigger-scaffold-layout-") as scratch:
+        old = _render_at(before, Path(scratch) / "old")
+        new = _render_at(after, Path(scratch) / "new")
+
+        def unchanged(path: str) -> bool:
+            mine, was = after.root / path, old / path
+            return mine.is_file() and was.is_file() and mine.read_bytes() == was.read_bytes()
+
+        for name in legacy:
+            app, tests = f"functions/{name}/app.py", f"tests/functions/test_{name}.py"
+            if unchanged(app) and (new / app).is_file():
+                (after.root / app).write_bytes((new / app).read_bytes())
+                done[app] = "replaced"
+            if not unchanged(tests):
+                continue
+            if app in done and (new / tests).is_file():
+                (after.root / tests).write_bytes((new / tests).read_bytes())
+                done[tests] = "replaced"
+            elif app not in done:
+                (after.root / tests).unlink()
+                done[tests] = "removed"
+    return done
+
+
+def _render_at(project: Project, dest: Path) -> Path:
+    """The project as its template at ``project.commit`` renders it from its answers."""
+    answers = {k: v for k, v in project.answers.items() if not k.startswith("_")}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            run_copy(
+                project.src_path,
+                dest,
+                data=answers,
+                defaults=True,
+                overwrite=True,
+                quiet=True,
+                unsafe=False,
+                vcs_ref=project.commit,
+            )
+    except (CopierError, TemplateError, ValueError, OSError) as error:
+        raise TriggerScaffoldError(
+            f"could not render template {project.commit} to compare: {first_line(error)}"
+        ) from error
+    return dest
 
 
 def business_logic_findings(project: Project) -> list[str]:
