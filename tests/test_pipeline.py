@@ -63,6 +63,39 @@ def workflow_problems(project: Path) -> list[str]:
     return problems
 
 
+def credential_problems(project: Path) -> list[str]:
+    """How deploy.yml could reach AWS other than by its stage's role through OIDC: access keys
+    or secrets, a job signing in without ``role-to-assume``, or a job whose token the role of
+    its stage would refuse (production outside the environment ``production``, dev outside
+    the main branch or inside an environment)."""
+    problems = []
+    for workflow in WORKFLOWS:
+        text = (project / workflow).read_text()
+        for word in ("aws-access-key-id", "aws-secret-access-key", "aws-session-token", "secrets."):
+            if word in text:
+                problems.append(f"{workflow}: {word}")
+    jobs = yaml.safe_load((project / WORKFLOWS[1]).read_text())["jobs"]
+    for name, job in jobs.items():
+        signs_in = [
+            step.get("with", {})
+            for step in job.get("steps", [])
+            if step.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
+        ]
+        if job.get("permissions", {}).get("id-token") == "write" and not signs_in:
+            problems.append(f"deploy.yml {name}: id-token: write without signing in to AWS")
+        for given in signs_in:
+            role = str(given.get("role-to-assume", ""))
+            if "AWS_DEPLOY_ROLE_ARN_PROD" in role:
+                if job.get("environment") != "production":
+                    problems.append(f"deploy.yml {name}: prod role outside environment production")
+            elif "AWS_DEPLOY_ROLE_ARN_DEV" in role:
+                if "environment" in job or job.get("if") != "github.ref == 'refs/heads/main'":
+                    problems.append(f"deploy.yml {name}: dev role outside the main branch")
+            else:
+                problems.append(f"deploy.yml {name}: signs in without a deploy role")
+    return problems
+
+
 def star_resource_grants(template: dict[str, Any]) -> list[str]:
     """Allow statements of the template's roles that grant an action with resource-level
     permissions on Resource "*", or grant with NotAction/NotResource."""
@@ -224,11 +257,8 @@ def test_pipeline_passes_its_gates(new_project: Callable[..., Path], args: list[
     project = new_project(*args)
     problems = workflow_problems(project) + bootstrap_problems(project)
     problems += trust_problems(load_template(project / BOOTSTRAP))
-    problems += command_differences(project)
+    problems += command_differences(project) + credential_problems(project)
     assert not problems, "\n".join(problems)
-    deploy = (project / WORKFLOWS[1]).read_text()
-    assert "aws-access-key-id" not in deploy
-    assert "secrets." not in deploy
 
 
 @pytest.fixture(scope="module")
@@ -276,6 +306,42 @@ def test_workflow_gates_report_a_defect(
 ) -> None:
     project = _mutated(sample, tmp_path, WORKFLOWS[0], old, new)
     problems = "\n".join(workflow_problems(project))
+    assert finding in problems
+
+
+DEPLOY_DEFECTS = {
+    "workspace-relative reusable workflow": (
+        "uses: $/.github/workflows/checks.yml", "uses: ./.github/workflows/checks.yml",
+        "self-repository",
+    ),
+    "access keys": (
+        "role-to-assume: ${{ vars.AWS_DEPLOY_ROLE_ARN_DEV }}",
+        "aws-access-key-id: ${{ secrets.AWS_ACCESS_KEY_ID }}",
+        "deploy.yml dev: signs in without a deploy role",
+    ),
+    "production without reviewers": (
+        "    environment: production\n", "", "prod role outside environment production",
+    ),
+    "dev from any branch": (
+        "if: github.ref == 'refs/heads/main'", "if: github.ref_type == 'branch'",
+        "dev role outside the main branch",
+    ),
+    "token for a job that does not sign in": (
+        "  checks:\n    permissions:\n      contents: read\n",
+        "  checks:\n    permissions:\n      contents: read\n      id-token: write\n",
+        "deploy.yml checks: id-token: write without signing in",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "finding"), DEPLOY_DEFECTS.values(), ids=DEPLOY_DEFECTS.keys()
+)
+def test_deploy_gates_report_a_defect(
+    sample: Path, tmp_path: Path, old: str, new: str, finding: str
+) -> None:
+    project = _mutated(sample, tmp_path, WORKFLOWS[1], old, new)
+    problems = "\n".join(workflow_problems(project) + credential_problems(project))
     assert finding in problems
 
 
