@@ -171,12 +171,16 @@ def test_real_terminal_end_to_end(tmp_path: Path, scaffold_home: Path) -> None:
     child.expect("Architecture")
     child.send(ENTER)
     child.expect("Delivery pipeline")
-    child.send(ENTER)
+    child.send(downs(list(CATALOG.ci_systems), "github", "none") + ENTER)
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0, child.before
     assert (dest / "functions" / "orders" / "app.py").is_file()
-    assert "name: orders" in (dest / ".copier-answers.yml").read_text()
+    answers = (dest / ".copier-answers.yml").read_text()
+    assert "name: orders" in answers
+    assert "ci: none" in answers
+    assert not (dest / ".github").exists()
+    assert not (dest / "pipeline").exists()
 
 
 def test_real_terminal_add_trigger_asks_the_name(
