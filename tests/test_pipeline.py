@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,31 @@ def bootstrap_problems(project: Path) -> list[str]:
     if report["summary"]["parsing_errors"]:
         problems.append("checkov could not parse the template")
     problems += iam_problems(load_template(path))
+    return problems
+
+
+def stack_problems(project: Path) -> list[str]:
+    """Jobs of deploy.yml whose ``sam deploy`` names a stack (by its samconfig.toml
+    environment) that the deploy role the job assumes may not change."""
+    samconfig = tomllib.loads((project / "samconfig.toml").read_text())
+    resources = load_template(project / BOOTSTRAP)["Resources"]
+    problems = []
+    for name, job in yaml.safe_load((project / WORKFLOWS[1]).read_text())["jobs"].items():
+        steps = job.get("steps", [])
+        roles = [
+            str(step.get("with", {}).get("role-to-assume"))
+            for step in steps
+            if step.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
+        ]
+        for command in (
+            " ".join(s["run"].split()) for s in steps if "sam deploy" in s.get("run", "")
+        ):
+            env = re.search(r"--config-env (\S+)", command)
+            stack = samconfig[env.group(1) if env else "default"]["global"]["parameters"]
+            role = "ProdDeployRole" if any("_PROD" in r for r in roles) else "DevDeployRole"
+            policies = str(resources[role]["Properties"]["Policies"])
+            if f":stack/{stack['stack_name']}/*" not in policies:
+                problems.append(f"deploy.yml {name}: {role} may not deploy {stack['stack_name']}")
     return problems
 
 
@@ -266,6 +292,7 @@ def test_pipeline_passes_its_gates(new_project: Callable[..., Path], args: list[
     problems = workflow_problems(project) + bootstrap_problems(project)
     problems += trust_problems(load_template(project / BOOTSTRAP))
     problems += command_differences(project) + credential_problems(project)
+    problems += stack_problems(project)
     assert not problems, "\n".join(problems)
 
 
@@ -351,6 +378,26 @@ def test_deploy_gates_report_a_defect(
     project = _mutated(sample, tmp_path, WORKFLOWS[1], old, new)
     problems = "\n".join(workflow_problems(project) + credential_problems(project))
     assert finding in problems
+
+
+STACK_DEFECTS = {
+    "dev stack renamed": ("samconfig.toml", 'stack_name = "svc-dev"', 'stack_name = "svc-staging"',
+                          "dev: DevDeployRole may not deploy svc-staging"),
+    "dev job deploys production": (
+        WORKFLOWS[1], "sam deploy --config-env dev --no", "sam deploy --no",
+        "dev: DevDeployRole may not deploy svc",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "finding"), STACK_DEFECTS.values(), ids=STACK_DEFECTS.keys()
+)
+def test_stack_check_reports_a_stack_the_role_may_not_deploy(
+    sample: Path, tmp_path: Path, path: str, old: str, new: str, finding: str
+) -> None:
+    project = _mutated(sample, tmp_path, path, old, new)
+    assert finding in "\n".join(stack_problems(project))
 
 
 BOOTSTRAP_DEFECTS = {
