@@ -190,6 +190,8 @@ def test_copier_yml_agrees_with_catalog() -> None:
     assert questions["runtime"]["default"] == CATALOG.defaults.runtime
     assert questions["architecture"]["choices"] == list(CATALOG.architectures)
     assert questions["architecture"]["default"] == CATALOG.defaults.architecture
+    assert questions["ci"]["choices"] == list(CATALOG.ci_systems)
+    assert questions["ci"]["default"] == CATALOG.defaults.ci
     assert questions["pattern"]["choices"] == [p.id for p in CATALOG.patterns]
     assert questions["pattern"]["default"] == CATALOG.defaults.pattern
     trigger = CATALOG.defaults.trigger

@@ -78,6 +78,7 @@ BAD_INPUT = {
     "reserved prefix": (["--project-name", "sthree-svc"], "S3 reserves bucket names"),
     "unknown runtime": (["--runtime", "python2.7"], "unknown runtime 'python2.7'"),
     "unknown architecture": (["--architecture", "mips"], "unknown architecture 'mips'"),
+    "unknown ci": (["--ci", "gitlab"], "unknown ci 'gitlab'"),
     "unknown pattern": (["--pattern", "nope"], "unknown pattern 'nope'"),
     "pattern refuses kind": (["--pattern", "strangler", "--trigger", "sqs"], "cannot take"),
     "pattern name": (["--pattern", "pub-sub", "--trigger", "sqs:events"], "reserved by"),

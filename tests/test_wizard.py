@@ -45,7 +45,7 @@ def run_wizard(keys: str, draft: Draft | None = None) -> Answers:
 
 
 def test_defaults_only() -> None:
-    answers = run_wizard(ENTER + ENTER + ENTER + ENTER + "n" + ENTER + ENTER)
+    answers = run_wizard(ENTER + ENTER + ENTER + ENTER + "n" + ENTER + ENTER + ENTER)
     assert answers == Answers("demo-svc", (Trigger("api", "api"),), "none", "python3.13", "arm64")
 
 
@@ -72,6 +72,8 @@ def test_several_triggers_with_names_and_choices() -> None:
         + ENTER
         + downs(list(CATALOG.architectures), "arm64", "x86_64")
         + ENTER
+        + downs(list(CATALOG.ci_systems), "github", "none")
+        + ENTER
     )
     answers = run_wizard(keys)
     assert answers.triggers == (
@@ -79,7 +81,7 @@ def test_several_triggers_with_names_and_choices() -> None:
         Trigger("refunds", "sqs"),
         Trigger("api", "api"),
     )
-    assert (answers.runtime, answers.architecture) == ("python3.12", "x86_64")
+    assert (answers.runtime, answers.architecture, answers.ci) == ("python3.12", "x86_64", "none")
 
 
 def test_invalid_names_are_asked_again() -> None:
@@ -101,6 +103,7 @@ def test_invalid_names_are_asked_again() -> None:
         + "n"
         + ENTER
         + ENTER
+        + ENTER
     )
     answers = run_wizard(keys)
     assert answers.project_name == "good-name"
@@ -109,7 +112,7 @@ def test_invalid_names_are_asked_again() -> None:
 
 def test_flags_skip_their_questions() -> None:
     draft = Draft(project_name="given", triggers=(Trigger("q", "sqs"),), runtime="python3.11")
-    answers = run_wizard(ENTER + ENTER, draft)  # only pattern and architecture are asked
+    answers = run_wizard(ENTER + ENTER + ENTER, draft)  # pattern, architecture and ci are asked
     assert answers == Answers("given", (Trigger("q", "sqs"),), "none", "python3.11", "arm64")
 
 
@@ -167,11 +170,17 @@ def test_real_terminal_end_to_end(tmp_path: Path, scaffold_home: Path) -> None:
     child.send(ENTER)
     child.expect("Architecture")
     child.send(ENTER)
+    child.expect("Delivery pipeline")
+    child.send(downs(list(CATALOG.ci_systems), "github", "none") + ENTER)
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0, child.before
     assert (dest / "functions" / "orders" / "app.py").is_file()
-    assert "name: orders" in (dest / ".copier-answers.yml").read_text()
+    answers = (dest / ".copier-answers.yml").read_text()
+    assert "name: orders" in answers
+    assert "ci: none" in answers
+    assert not (dest / ".github").exists()
+    assert not (dest / "pipeline").exists()
 
 
 def test_real_terminal_add_trigger_asks_the_name(

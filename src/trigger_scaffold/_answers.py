@@ -42,6 +42,7 @@ class Answers:
     pattern: str = "none"
     runtime: str = "python3.13"
     architecture: str = "arm64"
+    ci: str = "github"
 
     def as_data(self) -> dict[str, Any]:
         """The answers as copier ``data``."""
@@ -51,6 +52,7 @@ class Answers:
             "pattern": self.pattern,
             "runtime": self.runtime,
             "architecture": self.architecture,
+            "ci": self.ci,
         }
 
 
@@ -195,6 +197,10 @@ def validate(answers: Answers, catalog: Catalog) -> Answers:
             f"unknown architecture {answers.architecture!r}; choose one of: "
             + ", ".join(catalog.architectures)
         )
+    if answers.ci not in catalog.ci_systems:
+        raise TriggerScaffoldError(
+            f"unknown ci {answers.ci!r}; choose one of: {', '.join(catalog.ci_systems)}"
+        )
     return answers
 
 
@@ -207,6 +213,7 @@ class Draft:
     pattern: str | None = None
     runtime: str | None = None
     architecture: str | None = None
+    ci: str | None = None
 
     def complete(self, catalog: Catalog, default_project_name: str) -> Answers:
         """Fill every unanswered question with its default."""
@@ -218,6 +225,7 @@ class Draft:
             pattern=_given(self.pattern, defaults.pattern),
             runtime=_given(self.runtime, defaults.runtime),
             architecture=_given(self.architecture, defaults.architecture),
+            ci=_given(self.ci, defaults.ci),
         )
 
 

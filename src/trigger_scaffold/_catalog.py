@@ -159,6 +159,7 @@ class Defaults:
     trigger: str
     function_timeout: int
     memory_size: int
+    ci: str = "github"
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,7 @@ class Catalog:
     defaults: Defaults
     stack_base: StackCost = StackCost()
     stack_shared: tuple[StackGroup, ...] = ()
+    ci_systems: tuple[str, ...] = ("github", "none")
 
     def trigger(self, kind: str) -> TriggerKind:
         """The kind with this id, or an error that lists the ids and suggests the closest."""
@@ -262,6 +264,7 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
         defaults=Defaults(**data["defaults"]),
         stack_base=_cost(costs.get("base")),
         stack_shared=_groups(costs.get("shared")),
+        ci_systems=tuple(data.get("ci_systems", ("github", "none"))),
     )
 
 

@@ -78,6 +78,10 @@ def _build_parser(catalog: Catalog) -> argparse.ArgumentParser:
         help=f"{', '.join(catalog.architectures)} (default {catalog.defaults.architecture})",
     )
     new.add_argument(
+        "--ci",
+        help=f"delivery pipeline: {', '.join(catalog.ci_systems)} (default {catalog.defaults.ci})",
+    )
+    new.add_argument(
         "--no-input", action="store_true", help="ask nothing; defaults fill unanswered questions"
     )
     new.add_argument(
@@ -130,6 +134,7 @@ def _gather(args: argparse.Namespace, catalog: Catalog, dest: Path) -> Answers:
         pattern=args.pattern,
         runtime=args.runtime,
         architecture=args.architecture,
+        ci=args.ci,
     )
     if not args.no_input and _interactive():
         from trigger_scaffold._wizard import ask

@@ -235,4 +235,9 @@ def ask(
         if draft.architecture is not None
         else asker.pick("Architecture", catalog.architectures, defaults.architecture)
     )
-    return Answers(project_name, triggers, pattern, runtime, architecture)
+    ci = (
+        draft.ci
+        if draft.ci is not None
+        else asker.pick("Delivery pipeline", catalog.ci_systems, defaults.ci)
+    )
+    return Answers(project_name, triggers, pattern, runtime, architecture, ci)
