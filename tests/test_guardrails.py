@@ -87,6 +87,8 @@ def guardrail_problems(translated: dict[str, Any]) -> list[str]:
             data_role = _assumed_by(resource) != {"codedeploy.amazonaws.com"}
             if data_role and f"<svc-prod/{name}>" not in key_users:
                 problems.append(f"{name}: role may not use the key")
+        elif resource["Type"] == "AWS::KMS::Key":
+            problems.append(f"{name}: a key of the stack's own, unused beside the given one")
         elif resource["Type"] in USES_KEY and not USES_KEY[resource["Type"]](props):
             problems.append(f"{name}: {resource['Type']} not encrypted with the key")
     return problems
@@ -129,8 +131,10 @@ def _mutated(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
 
 
 def _drop(resource: str, *path: str) -> Callable[[dict[str, Any]], None]:
+    """Delete ``path`` under the resource's Properties (or its ``Condition``)."""
+
     def change(resources: dict[str, Any]) -> None:
-        *parents, last = ("Properties", *path)
+        *parents, last = path if path == ("Condition",) else ("Properties", *path)
         node = resources[resource]
         for key in parents:
             node = node[key]
@@ -170,6 +174,7 @@ def _unlist(role: str) -> Callable[[dict[str, Any]], None]:
         (_drop("ApiApiAccessLogs", "KmsKeyId"), "ApiApiAccessLogs: AWS::Logs"),
         (_drop("KinesisFunctionLogs", "KmsKeyId"), "KinesisFunctionLogs: AWS::Logs::LogGroup"),
         (_unlist("KinesisFunctionRole"), "KinesisFunctionRole: role may not use the key"),
+        (_drop("SnsTopicKey", "Condition"), "SnsTopicKey: a key of the stack's own"),
     ],
     ids=lambda v: v.split(":")[0] if isinstance(v, str) else "",
 )
