@@ -1,11 +1,15 @@
 """Enterprise guardrails on the translated template: with PermissionsBoundaryArn and KmsKeyArn
 set, every IAM role (SAM's own included) is bounded and every queue, topic, table, bucket,
-stream and log group uses the key; with both empty, neither appears. Each check is also run on a
-copy mutated to miss one, and shown to report it."""
+stream, event archive and log group uses the key; with both empty, neither appears. And every
+event bus rule that invokes a function has an archive of what it matched, which the README's
+replay command names. Each check is also run on a copy mutated to miss one, and shown to
+report it."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +49,7 @@ USES_KEY: dict[str, Callable[[dict[str, Any]], bool]] = {
         == {"KeyType": "CUSTOMER_MANAGED_CMK", "KeyARN": KEY}
     ),
     "AWS::Logs::LogGroup": lambda p: p.get("KmsKeyId") == KEY,
+    "AWS::Events::Archive": lambda p: p.get("KmsKeyIdentifier") == KEY,
 }
 
 
@@ -175,6 +180,7 @@ def _unlist(role: str) -> Callable[[dict[str, Any]], None]:
         (_drop("KinesisFunctionLogs", "KmsKeyId"), "KinesisFunctionLogs: AWS::Logs::LogGroup"),
         (_unlist("KinesisFunctionRole"), "KinesisFunctionRole: role may not use the key"),
         (_drop("SnsTopicKey", "Condition"), "SnsTopicKey: a key of the stack's own"),
+        (_drop("EventbridgeArchive", "KmsKeyIdentifier"), "EventbridgeArchive: AWS::Events"),
     ],
     ids=lambda v: v.split(":")[0] if isinstance(v, str) else "",
 )
@@ -192,3 +198,82 @@ def test_default_check_reports_a_guardrail_left_on() -> None:
     assert any(
         p.startswith("SqsFunctionRole: bounded") for p in default_problems(_mutated(always_bounded))
     )
+
+
+def _outputs_of(translated: dict[str, Any], value: Any) -> list[str]:
+    return [n for n, o in translated.get("Outputs", {}).items() if o["Value"] == value]
+
+
+def replay_problems(project: Project) -> list[str]:
+    """Why a failed event of a bus rule that invokes a function could not be replayed: no
+    archive of the bus with the rule's pattern and a retention parameter, or a README without
+    the start-replay command naming the outputs that hold the archive, bus and rule ARNs."""
+    resources = project.translated["Resources"]
+    problems = []
+    for name, rule in resources.items():
+        props = rule.get("Properties", {})
+        if rule["Type"] != "AWS::Events::Rule" or "EventBusName" not in props:
+            continue
+        targets = [resources.get(t["Arn"].get("Ref"), {}) for t in props["Targets"]]
+        if not any(t.get("Type", "").startswith("AWS::Lambda::") for t in targets):
+            continue
+        bus = props["EventBusName"]["Ref"]
+        archives = [
+            (a, r["Properties"])
+            for a, r in resources.items()
+            if r["Type"] == "AWS::Events::Archive"
+            and r["Properties"]["SourceArn"] == {"Fn::GetAtt": [bus, "Arn"]}
+            and r["Properties"]["EventPattern"] == props["EventPattern"]
+        ]
+        if not archives:
+            problems.append(f"{name}: no archive of {bus} with the rule's pattern")
+            continue
+        archive, archived = archives[0]
+        if archived["RetentionDays"].get("Ref") not in project.template["Parameters"]:
+            problems.append(f"{archive}: retention is not a parameter")
+        needed = {
+            "--event-source-arn": _outputs_of(project.translated, {"Fn::GetAtt": [archive, "Arn"]}),
+            '"Arn"': _outputs_of(project.translated, {"Fn::GetAtt": [bus, "Arn"]}),
+            '"FilterArns"': _outputs_of(project.translated, {"Fn::GetAtt": [name, "Arn"]}),
+        }
+        command = re.search(r"aws events start-replay .*?(?=\n\S|\n\n)", project.readme, re.S)
+        for flag, outputs in needed.items():
+            if not outputs:
+                problems.append(f"{name}: no output holds what {flag} of start-replay needs")
+            elif not command or not any(
+                re.search(re.escape(flag) + r'[ :]+[\["]*<' + o + ">", command.group())
+                for o in outputs
+            ):
+                problems.append(f"{name}: the README's start-replay has no {flag} <{outputs[0]}>")
+    return problems
+
+
+EVENTBRIDGE = [(i, a) for i, a in WHOLE if "eventbridge" in a]
+
+
+@pytest.mark.parametrize("args", [a for _, a in EVENTBRIDGE], ids=[i for i, _ in EVENTBRIDGE])
+def test_every_bus_rule_can_be_replayed(args: list[str]) -> None:
+    project = render(tuple(args))
+    assert "EventbridgeArchive" in project.translated["Resources"]
+    assert not replay_problems(project)
+
+
+def test_replay_check_reports_a_missing_archive_output_or_command() -> None:
+    project = _every_kind()
+    translated = copy.deepcopy(project.translated)
+    translated["Resources"]["EventbridgeArchive"]["Properties"]["EventPattern"] = {
+        "source": ["com.example.other"]
+    }
+    assert replay_problems(dataclasses.replace(project, translated=translated)) == [
+        "EventbridgeFunctionOrderPlaced: no archive of EventbridgeEventBus with the rule's pattern"
+    ]
+    translated = copy.deepcopy(project.translated)
+    del translated["Outputs"]["EventbridgeRuleArn"]
+    assert replay_problems(dataclasses.replace(project, translated=translated)) == [
+        'EventbridgeFunctionOrderPlaced: no output holds what "FilterArns" of start-replay needs'
+    ]
+    readme = project.readme.replace('"<EventbridgeArchiveArn>"', "<archive arn>")
+    assert replay_problems(dataclasses.replace(project, readme=readme)) == [
+        "EventbridgeFunctionOrderPlaced: the README's start-replay has no --event-source-arn "
+        "<EventbridgeArchiveArn>"
+    ]
