@@ -327,6 +327,8 @@ def topic_problems(resources: dict[str, Any]) -> list[str]:
         if topic["Type"] != "AWS::SNS::Topic":
             continue
         key_ref = topic["Properties"].get("KmsMasterKeyId")
+        if isinstance(key_ref, dict) and "Fn::If" in key_ref:
+            key_ref = key_ref["Fn::If"][2]  # the stack's own key, unless KmsKeyArn is given
         if not isinstance(key_ref, dict) or resources[key_ref["Ref"]]["Type"] != "AWS::KMS::Key":
             problems.append(f"{name}: not encrypted with a key of the stack ({key_ref})")
             continue
