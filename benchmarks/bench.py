@@ -25,6 +25,8 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
+import yaml
+
 from trigger_scaffold import load_catalog
 from trigger_scaffold._template import git
 
@@ -177,6 +179,7 @@ def bench_generation(work: Path, runs: int) -> list[str]:
 COLD_START = """
 import json, os, sys, importlib.util, time
 start = time.perf_counter()
+os.environ.update(json.load(open(sys.argv[3])))  # the function's environment (template.yaml)
 # As Lambda does: the function's folder (/var/task) is on the path, so the handler module
 # imports app.py beside it.
 sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[1])))
@@ -213,6 +216,44 @@ def _sandbox_env() -> dict[str, str]:
         "POWERTOOLS_METRICS_NAMESPACE": "bench",  # as the template's Globals set it
         "AWS_LAMBDA_LOG_LEVEL": "ERROR",
         "POWERTOOLS_LOG_LEVEL": "ERROR",
+    }
+
+
+class _TemplateLoader(yaml.SafeLoader):
+    """Reads template.yaml; CloudFormation's short tags (!Ref, !Sub, ...) become None."""
+
+
+_TemplateLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def _function_environment(project: Path, code_uri: str) -> dict[str, str]:
+    """The variables template.yaml gives the function at ``code_uri``, as Lambda sets them.
+
+    Values CloudFormation resolves at deploy time (queue URLs, topic ARNs) get stand-ins:
+    the handler only needs them to be set, and its AWS calls go to a closed port anyway.
+    """
+    template = yaml.load((project / "template.yaml").read_text(), Loader=_TemplateLoader)
+    variables: dict[str, object] = {
+        **template.get("Globals", {})
+        .get("Function", {})
+        .get("Environment", {})
+        .get("Variables", {})
+    }
+    for resource in template["Resources"].values():
+        props = resource.get("Properties") or {}
+        if str(props.get("CodeUri", "")).rstrip("/") == code_uri:
+            variables.update((props.get("Environment") or {}).get("Variables") or {})
+    stand_ins = {
+        "_URL": "http://127.0.0.1:9/bench",
+        "_ARN": "arn:aws:sns:us-east-1:123456789012:bench",
+    }
+    return {
+        name: str(value)
+        if isinstance(value, str | int)
+        else next(
+            (v for end, v in stand_ins.items() if name.endswith(end)), f"bench-{name.lower()}"
+        )
+        for name, value in variables.items()
     }
 
 
@@ -336,7 +377,9 @@ def _bench_functions(work: Path, runs: int, response_url: str) -> list[str]:
             work,
             response_url,
         )
-        handler = [str(script), str(entry), str(event)]
+        environment = work / f"env-{kind}.json"
+        environment.write_text(json.dumps(_function_environment(project, f"functions/{kind}")))
+        handler = [str(script), str(entry), str(event), str(environment)]
         took, ratios[kind] = _paired_python(handler, python_floor, runs)
         size = package_size(project / "functions" / kind)
         lines.append(
