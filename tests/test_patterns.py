@@ -152,9 +152,10 @@ def test_wizard_asks_the_pattern_first_and_limits_the_kinds() -> None:
         + down * 2  # from api: sqs and the other non-HTTP kinds are skipped, alb is second
         + enter
         + enter  # its name
-        + "n"
-        + enter
-        + enter
+        + "n"  # no more triggers
+        + enter  # runtime
+        + enter  # architecture
+        + enter  # delivery pipeline
     )
     with create_pipe_input() as pipe:
         pipe.send_text(keys)
