@@ -279,7 +279,8 @@ def test_readme_lists_every_unauthenticated_route_question(project: Project) -> 
     resources = project.template["Resources"]
 
     def guarded(api_id: object) -> bool:
-        properties = resources.get(api_id, {}).get("Properties", {}) if isinstance(api_id, str) else {}
+        api = resources.get(api_id, {}) if isinstance(api_id, str) else {}
+        properties = api.get("Properties", {})
         body = properties.get("DefinitionBody") or {}
         operations = [o for p in body.get("paths", {}).values() for o in p.values()]
         return bool(properties.get("Auth")) or any(
@@ -294,9 +295,9 @@ def test_readme_lists_every_unauthenticated_route_question(project: Project) -> 
             properties = event.get("Properties", {})
             api = properties.get("RestApiId", properties.get("ApiId", {}))
             api_id = api.get("Ref") if isinstance(api, dict) else api
-            if event["Type"] in {"Api", "HttpApi"} and not properties.get("Auth"):
-                if not guarded(api_id):
-                    expected[name] = expected.get(name, 0) + 1
+            open_route = not properties.get("Auth") and not guarded(api_id)
+            if event["Type"] in {"Api", "HttpApi"} and open_route:
+                expected[name] = expected.get(name, 0) + 1
     said = dict(
         re.findall(r"`(\w+)` \((\d+)\)", project.readme.split("### `sam deploy --guided`")[1])
     )
