@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import available_kinds, run_cli
-from gates import gate_failures
+from copier_rules import copier_message
+from gates import _clean_env, gate_failures
 from stages import Project, render
 from test_security import run_checkov
 
-from trigger_scaffold import load_catalog
+from trigger_scaffold import Trigger, load_catalog
+from trigger_scaffold._answers import check_auth
+from trigger_scaffold._errors import TriggerScaffoldError
 
 pytestmark = pytest.mark.matrix
 CATALOG = load_catalog()
@@ -225,3 +231,68 @@ def test_the_answer_is_stored_and_refused_where_it_does_not_apply(
     )
     assert bad.returncode != 0
     assert f"unknown auth mode 'open' for trigger '{kind}'; choose one of: " in bad.stderr
+
+
+def _cli_message(trigger: Trigger) -> str:
+    try:
+        check_auth(trigger, CATALOG)
+    except TriggerScaffoldError as error:
+        return str(error)
+    return ""
+
+
+@pytest.mark.parametrize("kind", available_kinds())
+def test_auth_answers_agree_with_copier(kind: str) -> None:
+    """copier.yml refuses exactly what the CLI refuses, in the same words."""
+    for mode in ("iam", "none", "open"):
+        trigger = Trigger("front", kind, mode)
+        expected = _cli_message(trigger)
+        said = copier_message("triggers", triggers=[trigger.as_data()])
+        assert said == expected, (kind, mode)
+        assert (expected == "") == (mode in CATALOG.trigger(kind).auth_modes)
+
+
+def test_alb_refuses_iam_naming_the_alternatives() -> None:
+    if "alb" not in available_kinds():
+        pytest.skip("alb is not in the narrowed matrix")
+    message = _cli_message(Trigger("front", "alb", "iam"))
+    assert "no IAM authorization" in message
+    assert "authenticate-oidc" in message
+    assert "authenticate-cognito" in message
+    assert "\n" not in message
+
+
+CALLER_LINE = re.compile(r"(?m)^    logger\.append_keys\(caller=caller\(event\)\)\n")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "kind"), [e for e in ENTRIES if e[0] in {"none", "strangler"}], ids=str
+)
+def test_a_handler_that_ignores_the_caller_fails_its_contract_tests(
+    pattern: str, kind: str
+) -> None:
+    """The contract test that asserts the handler reads the principal fails without it."""
+    project = render(_args(pattern, kind, "iam"))
+    handler = project.path / "functions" / "front" / "handler.py"
+    text = handler.read_text()
+    assert CALLER_LINE.search(text)
+
+    def contract(source: str) -> subprocess.CompletedProcess[str]:
+        handler.write_text(source)
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
+        return subprocess.run(
+            [*cmd, "tests/contract", "-k", "caller"],
+            cwd=project.path,
+            env=_clean_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    try:
+        assert contract(text).returncode == 0
+        broken = contract(CALLER_LINE.sub("", text))
+        assert broken.returncode == 1, broken.stdout
+        assert "test_logs_name_the_caller_that_signed_the_request" in broken.stdout
+    finally:
+        handler.write_text(text)
