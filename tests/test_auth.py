@@ -231,6 +231,12 @@ def test_the_answer_is_stored_and_refused_where_it_does_not_apply(
     )
     assert bad.returncode != 0
     assert f"unknown auth mode 'open' for trigger '{kind}'; choose one of: " in bad.stderr
+    unknown = run_cli(
+        "new", str(tmp_path / "y"), "--no-input", "--trigger", kind, "--auth", "x=iam"
+    )
+    assert unknown.returncode != 0
+    assert f"--auth 'x=iam': no trigger named 'x'; triggers: {kind}" in unknown.stderr
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
 def _cli_message(trigger: Trigger) -> str:
