@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from conftest import available_kinds, run_cli
 from copier_rules import copier_message
-from gates import _clean_env, gate_failures
+from gates import _clean_env, gate_failures, load_template, sam_translate
 from stages import Project, render
 from test_security import run_checkov
 
@@ -236,7 +236,8 @@ def test_the_answer_is_stored_and_refused_where_it_does_not_apply(
     )
     assert unknown.returncode != 0
     assert f"--auth 'x=iam': no trigger named 'x'; triggers: {kind}" in unknown.stderr
-    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+    assert not (tmp_path / "x").exists()
+    assert not (tmp_path / "y").exists()
 
 
 def _cli_message(trigger: Trigger) -> str:
@@ -302,3 +303,27 @@ def test_a_handler_that_ignores_the_caller_fails_its_contract_tests(
         assert "test_logs_name_the_caller_that_signed_the_request" in broken.stdout
     finally:
         handler.write_text(text)
+
+
+def test_add_trigger_keeps_every_auth_answer(new_project: Any) -> None:
+    """add-trigger rewrites the triggers answer: a public API must stay public."""
+    import yaml
+
+    from trigger_scaffold._cli import main
+    from trigger_scaffold._template import git
+
+    if not AUTH_KINDS:
+        pytest.skip("no API kind in the narrowed matrix")
+    kind = AUTH_KINDS[0]
+    project = new_project("--trigger", f"{kind}:front", "--auth", "front=none")
+    git("add", "--all", cwd=project)
+    git("commit", "--quiet", "--message", "Generated", cwd=project)
+    assert main(["add-trigger", kind, "--name", "back", "-C", str(project), "-q"]) == 0
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert [(t["name"], t.get("auth")) for t in answers["triggers"]] == [
+        ("front", "none"),
+        ("back", CATALOG.trigger(kind).auth_modes[0]),
+    ]
+    translated = sam_translate(load_template(project / "template.yaml"))
+    assert [r for r in open_routes(translated) if r.startswith("FrontApi")]
+    assert not [r for r in open_routes(translated) if r.startswith("BackApi")]
