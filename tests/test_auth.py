@@ -327,3 +327,42 @@ def test_add_trigger_keeps_every_auth_answer(new_project: Any) -> None:
     translated = sam_translate(load_template(project / "template.yaml"))
     assert [r for r in open_routes(translated) if r.startswith("FrontApi")]
     assert not [r for r in open_routes(translated) if r.startswith("BackApi")]
+
+
+def _project_pytest(project: Path, selection: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
+    return subprocess.run(
+        [*cmd, "tests/contract", "-k", selection],
+        cwd=project,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("kind", AUTH_KINDS)
+@pytest.mark.parametrize("mode", ["iam", "none"])
+def test_the_generated_access_test_fails_when_the_template_disagrees(kind: str, mode: str) -> None:
+    """The project's own test says whether its API is public, and fails if that changes."""
+    project = render(_args("none", kind, mode))
+    template = project.path / "template.yaml"
+    text = template.read_text()
+    api = re.search(r"\n  FrontApi:\n    Type: \S+\n(?:    .*\n)*?    Properties:\n", text)
+    assert api is not None
+    if mode == "iam":
+        changed = text.replace("DefaultAuthorizer: AWS_IAM", "DefaultAuthorizer: NONE")
+        name = "test_the_api_requires_signed_requests"
+    else:
+        auth = "      Auth:\n        DefaultAuthorizer: AWS_IAM\n"
+        changed = text[: api.end()] + auth + text[api.end() :]
+        name = "test_the_api_is_public_as_answered"
+    assert changed != text
+    try:
+        assert _project_pytest(project.path, name).returncode == 0
+        template.write_text(changed)
+        broken = _project_pytest(project.path, name)
+        assert broken.returncode == 1, broken.stdout
+        assert name in broken.stdout
+    finally:
+        template.write_text(text)
