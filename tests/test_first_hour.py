@@ -259,7 +259,7 @@ def test_quick_start_from_a_git_repository(shell: Shell, tmp_path: Path) -> None
     child.send("\r")
     child.expect("Add another trigger")
     child.send("n")
-    for prompt in ("Python runtime", "Architecture"):
+    for prompt in ("Who may call the 'api' API", "Python runtime", "Architecture"):
         child.expect(prompt)
         child.send("\r")
     child.expect(pexpect.EOF)
