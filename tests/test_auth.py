@@ -366,3 +366,27 @@ def test_the_generated_access_test_fails_when_the_template_disagrees(kind: str, 
         assert name in broken.stdout
     finally:
         template.write_text(text)
+
+
+@pytest.mark.parametrize(
+    ("auth", "public"), [("", False), (", auth: iam", False), (", auth: none", True)]
+)
+def test_plain_copier_copy_requires_credentials_unless_none(
+    tmp_path: Path, template_repo: Path, auth: str, public: bool
+) -> None:
+    """`copier copy` without the CLI: a trigger with no auth answer gets the default, iam."""
+    from copier import run_copy
+
+    if not AUTH_KINDS:
+        pytest.skip("no API kind in the narrowed matrix")
+    dest = tmp_path / "out"
+    run_copy(
+        str(template_repo),
+        dest,
+        data={"project_name": "demo", "triggers": f"[{{name: web, kind: {AUTH_KINDS[0]}{auth}}}]"},
+        defaults=True,
+        quiet=True,
+        vcs_ref="HEAD",
+    )
+    translated = sam_translate(load_template(dest / "template.yaml"))
+    assert bool(open_routes(translated)) == public
