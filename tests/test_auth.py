@@ -125,8 +125,23 @@ def test_sam_invokes_the_function_with_its_resource_policy(
     pattern: str, kind: str, mode: str
 ) -> None:
     """SAM's AWS_IAM default (caller credentials) would need lambda:InvokeFunction per caller."""
-    body = json.dumps(render(_args(pattern, kind, mode)).translated)
-    assert "arn:aws:iam::*:user/*" not in body
+    assert not invokes_with_caller_credentials(render(_args(pattern, kind, mode)).translated)
+
+
+def invokes_with_caller_credentials(translated: dict[str, Any]) -> bool:
+    """An integration that calls Lambda with the caller's credentials (SAM's CALLER_CREDENTIALS)."""
+    return "arn:aws:iam::*:user/*" in json.dumps(translated)
+
+
+def test_caller_credentials_are_reported() -> None:
+    if not AUTH_KINDS:
+        pytest.skip("no API kind in the narrowed matrix")
+    translated = copy.deepcopy(render(_args("none", AUTH_KINDS[0], "iam")).translated)
+    body = _first_body(translated)
+    _function_operation(body)["x-amazon-apigateway-integration"]["credentials"] = (
+        "arn:aws:iam::*:user/*"
+    )
+    assert invokes_with_caller_credentials(translated)
 
 
 def _first_body(translated: dict[str, Any]) -> dict[str, Any]:
