@@ -159,6 +159,7 @@ def test_wizard_asks_the_pattern_first_and_limits_the_kinds() -> None:
     )
     with create_pipe_input() as pipe:
         pipe.send_text(keys)
+        pipe.close()  # missing keys end the input instead of waiting for them forever
         answers = ask(
             Draft(),
             CATALOG,

@@ -271,13 +271,32 @@ def test_readme_states_each_triggers_fixed_cost(project: Project) -> None:
 
 
 def test_readme_lists_every_unauthenticated_route_question(project: Project) -> None:
-    """`sam deploy --guided` asks once per Api/HttpApi event of a function without Auth."""
+    """`sam deploy --guided` asks once per Api/HttpApi event without Auth on it or its API.
+
+    SAM CLI's rule (samcli/commands/deploy/auth_utils.py): the event's Auth, else the named
+    API's Auth or any `security` in its DefinitionBody.
+    """
+    resources = project.template["Resources"]
+
+    def guarded(api_id: object) -> bool:
+        api = resources.get(api_id, {}) if isinstance(api_id, str) else {}
+        properties = api.get("Properties", {})
+        body = properties.get("DefinitionBody") or {}
+        operations = [o for p in body.get("paths", {}).values() for o in p.values()]
+        return bool(properties.get("Auth")) or any(
+            isinstance(o, dict) and o.get("security") for o in operations
+        )
+
     expected: dict[str, int] = {}
-    for name, resource in project.template["Resources"].items():
+    for name, resource in resources.items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
         for event in resource["Properties"].get("Events", {}).values():
-            if event["Type"] in {"Api", "HttpApi"} and not event.get("Properties", {}).get("Auth"):
+            properties = event.get("Properties", {})
+            api = properties.get("RestApiId", properties.get("ApiId", {}))
+            api_id = api.get("Ref") if isinstance(api, dict) else api
+            open_route = not properties.get("Auth") and not guarded(api_id)
+            if event["Type"] in {"Api", "HttpApi"} and open_route:
                 expected[name] = expected.get(name, 0) + 1
     said = dict(
         re.findall(r"`(\w+)` \((\d+)\)", project.readme.split("### `sam deploy --guided`")[1])

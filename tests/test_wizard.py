@@ -36,6 +36,8 @@ def downs(options: list[str], default: str, target: str) -> str:
 def run_wizard(keys: str, draft: Draft | None = None) -> Answers:
     with create_pipe_input() as pipe:
         pipe.send_text(keys)
+        # Missing keys end the input (EOFError) instead of waiting for them forever.
+        pipe.close()
         return ask(
             draft or Draft(),
             CATALOG,
@@ -45,8 +47,11 @@ def run_wizard(keys: str, draft: Draft | None = None) -> Answers:
 
 
 def test_defaults_only() -> None:
-    answers = run_wizard(ENTER + ENTER + ENTER + ENTER + "n" + ENTER + ENTER + ENTER)
-    assert answers == Answers("demo-svc", (Trigger("api", "api"),), "none", "python3.13", "arm64")
+    # Project name, pattern, kind, its name; no more triggers; auth, runtime, architecture, ci.
+    answers = run_wizard(ENTER * 4 + "n" + ENTER * 4)
+    assert answers == Answers(
+        "demo-svc", (Trigger("api", "api", "iam"),), "none", "python3.13", "arm64"
+    )
 
 
 def test_several_triggers_with_names_and_choices() -> None:
@@ -68,6 +73,7 @@ def test_several_triggers_with_names_and_choices() -> None:
         + ENTER
         + ENTER  # api, named api
         + "n"
+        + ENTER  # who may call api: iam, preselected
         + downs(RUNTIMES, "python3.13", "python3.12")
         + ENTER
         + downs(list(CATALOG.architectures), "arm64", "x86_64")
@@ -79,7 +85,7 @@ def test_several_triggers_with_names_and_choices() -> None:
     assert answers.triggers == (
         Trigger("orders", "sqs"),
         Trigger("refunds", "sqs"),
-        Trigger("api", "api"),
+        Trigger("api", "api", "iam"),
     )
     assert (answers.runtime, answers.architecture, answers.ci) == ("python3.12", "x86_64", "none")
 
@@ -101,13 +107,32 @@ def test_invalid_names_are_asked_again() -> None:
         + "web"
         + ENTER
         + "n"
+        + ENTER  # auth
         + ENTER
         + ENTER
         + ENTER
     )
     answers = run_wizard(keys)
     assert answers.project_name == "good-name"
-    assert answers.triggers == (Trigger("web", "api"),)
+    assert answers.triggers == (Trigger("web", "api", "iam"),)
+
+
+def test_each_api_trigger_is_asked_who_may_call_it() -> None:
+    """iam is preselected; none must be chosen; kinds without the answer are not asked."""
+    draft = Draft(
+        project_name="given",
+        triggers=(Trigger("web", "http-api"), Trigger("q", "sqs"), Trigger("rest", "api", "iam")),
+        pattern="none",
+        runtime="python3.13",
+    )
+    modes = list(CATALOG.trigger("http-api").auth_modes)
+    assert modes[0] == "iam"
+    answers = run_wizard(downs(modes, "iam", "none") + ENTER + ENTER, draft)
+    assert answers.triggers == (
+        Trigger("web", "http-api", "none"),
+        Trigger("q", "sqs"),
+        Trigger("rest", "api", "iam"),
+    )
 
 
 def test_flags_skip_their_questions() -> None:

@@ -23,14 +23,21 @@ TRIGGER_NAME_RULE = (
 
 @dataclass(frozen=True)
 class Trigger:
-    """One event source of the project: a unique ``name`` and a catalog ``kind``."""
+    """One event source of the project: a unique ``name``, a catalog ``kind``.
+
+    ``auth`` says who may call an API trigger (``iam``, ``none``); None for other kinds.
+    """
 
     name: str
     kind: str
+    auth: str | None = None
 
     def as_data(self) -> dict[str, str]:
         """The mapping stored in the ``triggers`` answer."""
-        return {"name": self.name, "kind": self.kind}
+        data = {"name": self.name, "kind": self.kind}
+        if self.auth is not None:
+            data["auth"] = self.auth
+        return data
 
 
 @dataclass(frozen=True)
@@ -157,6 +164,54 @@ def parse_trigger_spec(spec: str, taken: dict[str, str], catalog: Catalog) -> tu
     return kind, free_name(kind, taken, catalog)
 
 
+def check_auth(trigger: Trigger, catalog: Catalog) -> None:
+    """Refuse an auth answer the trigger's kind does not offer (same words as copier.yml)."""
+    if trigger.auth is None:
+        return
+    kind = catalog.trigger(trigger.kind)
+    if not kind.auth_modes:
+        why = kind.auth_refusal or "only API triggers do"
+        raise TriggerScaffoldError(
+            f"trigger {trigger.name!r} ({trigger.kind}) takes no auth answer: {why}"
+        )
+    if trigger.auth not in kind.auth_modes:
+        raise TriggerScaffoldError(
+            f"unknown auth mode {trigger.auth!r} for trigger {trigger.name!r}; choose one of: "
+            + ", ".join(kind.auth_modes)
+        )
+
+
+def with_default_auth(trigger: Trigger, catalog: Catalog) -> Trigger:
+    """The trigger with its kind's default auth mode (the first) when it has none yet."""
+    modes = catalog.trigger(trigger.kind).auth_modes
+    if trigger.auth is not None or not modes:
+        return trigger
+    return Trigger(trigger.name, trigger.kind, modes[0])
+
+
+def apply_auth_specs(
+    triggers: tuple[Trigger, ...], specs: list[str], catalog: Catalog
+) -> tuple[Trigger, ...]:
+    """Apply ``--auth NAME=MODE`` values to the triggers they name, checking each."""
+    given: dict[str, str] = {}
+    for spec in specs:
+        name, sep, mode = spec.partition("=")
+        if not sep or not name or not mode:
+            raise TriggerScaffoldError(f"--auth {spec!r}: write NAME=MODE, e.g. --auth api=iam")
+        if name not in {t.name for t in triggers}:
+            raise TriggerScaffoldError(
+                f"--auth {spec!r}: no trigger named {name!r}; triggers: "
+                + ", ".join(t.name for t in triggers)
+            )
+        given[name] = mode
+    result = tuple(
+        Trigger(t.name, t.kind, given[t.name]) if t.name in given else t for t in triggers
+    )
+    for trigger in result:
+        check_auth(trigger, catalog)
+    return result
+
+
 def check_fits_pattern(trigger: Trigger, pattern: Pattern) -> None:
     """Refuse a trigger that the pattern cannot take as an entry, or that takes a name it uses."""
     refusal = pattern.refusal(trigger.kind)
@@ -188,6 +243,7 @@ def validate(answers: Answers, catalog: Catalog) -> Answers:
         check_name_is_free(trigger.name, trigger.kind, seen, catalog)
         seen[trigger.name] = trigger.kind
         check_fits_pattern(trigger, pattern)
+        check_auth(trigger, catalog)
     if answers.runtime not in catalog.runtimes:
         raise TriggerScaffoldError(
             f"unknown runtime {answers.runtime!r}; choose one of: {', '.join(catalog.runtimes)}"
@@ -221,7 +277,7 @@ class Draft:
         triggers = self.triggers or (Trigger(defaults.trigger, defaults.trigger),)
         return Answers(
             project_name=_given(self.project_name, default_project_name),
-            triggers=triggers,
+            triggers=tuple(with_default_auth(t, catalog) for t in triggers),
             pattern=_given(self.pattern, defaults.pattern),
             runtime=_given(self.runtime, defaults.runtime),
             architecture=_given(self.architecture, defaults.architecture),

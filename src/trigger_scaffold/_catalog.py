@@ -87,6 +87,8 @@ class TriggerKind:
     dev_fixed_monthly_cost_usd: float | None = None
     fixed_cost_note: str = ""
     stack_cost: StackCost = StackCost()
+    auth_modes: tuple[str, ...] = ()
+    auth_refusal: str | None = None
 
     @property
     def available(self) -> bool:
@@ -227,6 +229,8 @@ def _trigger(kind: str, data: dict[str, Any], cost: dict[str, int] | None) -> Tr
         ),
         fixed_cost_note=data.get("fixed_cost_note", ""),
         stack_cost=_cost(cost),
+        auth_modes=tuple(data.get("auth", ())),
+        auth_refusal=data.get("auth_refusal"),
     )
 
 

@@ -15,6 +15,7 @@ from trigger_scaffold import __version__
 from trigger_scaffold._answers import (
     Answers,
     Draft,
+    apply_auth_specs,
     check_project_name,
     triggers_from_specs,
     validate,
@@ -60,6 +61,15 @@ def _build_parser(catalog: Catalog) -> argparse.ArgumentParser:
         action="append",
         default=[],
         help=f"add a trigger; repeat for several (NAME defaults to KIND). Kinds: {kinds}",
+    )
+    new.add_argument(
+        "--auth",
+        dest="auth",
+        metavar="NAME=MODE",
+        action="append",
+        default=[],
+        help="who may call API trigger NAME: iam (SigV4-signed requests, the default) or none "
+        "(public); repeat per trigger",
     )
     new.add_argument(
         "--pattern",
@@ -130,7 +140,7 @@ def _interactive() -> bool:
 def _gather(args: argparse.Namespace, catalog: Catalog, dest: Path) -> Answers:
     draft = Draft(
         project_name=args.project_name,
-        triggers=triggers_from_specs(args.triggers, catalog),
+        triggers=apply_auth_specs(triggers_from_specs(args.triggers, catalog), args.auth, catalog),
         pattern=args.pattern,
         runtime=args.runtime,
         architecture=args.architecture,

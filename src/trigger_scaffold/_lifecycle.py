@@ -27,6 +27,7 @@ from trigger_scaffold._answers import (
     check_name_is_free,
     check_trigger_name,
     free_name,
+    with_default_auth,
 )
 from trigger_scaffold._catalog import Catalog, StackCost, parse_catalog
 from trigger_scaffold._errors import TriggerScaffoldError
@@ -55,7 +56,10 @@ class Project:
     @property
     def triggers(self) -> tuple[Trigger, ...]:
         """The project's triggers, in template order."""
-        return tuple(Trigger(str(t["name"]), str(t["kind"])) for t in self.answers["triggers"])
+        return tuple(
+            Trigger(str(t["name"]), str(t["kind"]), None if "auth" not in t else str(t["auth"]))
+            for t in self.answers["triggers"]
+        )
 
     @property
     def src_path(self) -> str:
@@ -173,7 +177,8 @@ def plan_trigger(project: Project, kind: str, name: str | None, current: Catalog
     costs = known if known is not None and known.stack_base != StackCost() else current
     kinds = [t.kind for t in project.triggers]
     check_quotas(costs, pattern.id, [*kinds, kind], adding=kind)
-    return Trigger(name, kind)
+    # Recorded, so the answer is visible in .copier-answers.yml (when that version has one).
+    return with_default_auth(Trigger(name, kind), known or current)
 
 
 def _run_copier_update(project: Project, data: dict[str, Any], vcs_ref: Any, quiet: bool) -> None:

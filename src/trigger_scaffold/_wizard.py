@@ -178,6 +178,37 @@ def _ask_triggers(asker: _Asker, catalog: Catalog, pattern: Pattern) -> tuple[Tr
             return tuple(triggers)
 
 
+_AUTH_DESCRIPTIONS = {
+    "iam": "Callers sign requests with AWS credentials (SigV4); API Gateway refuses unsigned "
+    "ones with 403 before the function runs. For services and scripts in AWS accounts.",
+    "none": "Public: anyone with the URL can call it. Throttling is its only guard.",
+}
+
+
+def _ask_auth(
+    asker: _Asker, triggers: tuple[Trigger, ...], catalog: Catalog
+) -> tuple[Trigger, ...]:
+    """Ask who may call each API trigger that the flags left open."""
+    result: list[Trigger] = []
+    for trigger in triggers:
+        modes = catalog.trigger(trigger.kind).auth_modes
+        if trigger.auth is not None or not modes:
+            result.append(trigger)
+            continue
+        choices = [
+            _choice(
+                f"{mode}{'  (default)' if mode == modes[0] else ''}",
+                mode,
+                None,
+                describe(_AUTH_DESCRIPTIONS.get(mode, "")),
+            )
+            for mode in modes
+        ]
+        mode = asker.select(f"Who may call the '{trigger.name}' API?", choices, modes[0])
+        result.append(Trigger(trigger.name, trigger.kind, mode))
+    return tuple(result)
+
+
 def _pattern_choice(pattern: Pattern, triggers: tuple[Trigger, ...]) -> Choice:
     """A pattern, offered only when it is generated and takes the triggers already given."""
     disabled: str | None = None
@@ -225,6 +256,7 @@ def ask(
         )
     )
     triggers = draft.triggers or _ask_triggers(asker, catalog, catalog.pattern(pattern))
+    triggers = _ask_auth(asker, triggers, catalog)
     runtime = (
         draft.runtime
         if draft.runtime is not None

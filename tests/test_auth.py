@@ -1,0 +1,407 @@
+"""Who may call an API: no route is reachable without credentials unless `none` was answered.
+
+Judged on the translated template, as API Gateway will run it: a REST method or HTTP API route
+(an ``AWS::ApiGateway::Method`` or ``AWS::ApiGatewayV2::Route`` resource, or an operation of an
+API's OpenAPI body) and a function URL are open when they name no credential. Strangler's routes
+to the legacy system are the one exception: they pass callers through to the legacy system's
+own authentication, so its clients keep working.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import available_kinds, run_cli
+from copier_rules import copier_message
+from gates import _clean_env, gate_failures, load_template, sam_translate
+from stages import Project, render
+from test_security import run_checkov
+
+from trigger_scaffold import Trigger, load_catalog
+from trigger_scaffold._answers import check_auth
+from trigger_scaffold._errors import TriggerScaffoldError
+
+pytestmark = pytest.mark.matrix
+CATALOG = load_catalog()
+AUTH_KINDS = [k for k in available_kinds() if CATALOG.trigger(k).auth_modes]
+ENTRIES = [("none", k) for k in AUTH_KINDS] + [
+    (p.id, k)
+    for p in CATALOG.patterns
+    if p.id != "none" and p.available
+    for k in AUTH_KINDS
+    if p.accepts(k)
+]
+CASES = [(p, k, mode) for p, k in ENTRIES for mode in CATALOG.trigger(k).auth_modes]
+CASE_IDS = [f"{p}-{k}-{mode}" for p, k, mode in CASES]
+# Integrations that forward to an HTTP back end rather than a function: strangler's legacy routes.
+PASS_THROUGH = {"http", "http_proxy"}
+
+
+def _args(pattern: str, kind: str, mode: str) -> tuple[str, ...]:
+    return ("--pattern", pattern, "--trigger", f"{kind}:front", "--auth", f"front={mode}")
+
+
+def _requires_credentials(scheme: Any) -> bool:
+    """A security scheme API Gateway enforces: SigV4, an authorizer, or an API key."""
+    if not isinstance(scheme, dict):
+        return False
+    return (
+        scheme.get("x-amazon-apigateway-authtype") in {"awsSigv4", "cognito_user_pools"}
+        or "x-amazon-apigateway-authorizer" in scheme
+        or (scheme.get("type") == "apiKey" and scheme.get("name", "").lower() == "x-api-key")
+    )
+
+
+def open_routes(translated: dict[str, Any], *, pass_through_allowed: bool = False) -> list[str]:
+    """Every route of the translated template that a caller without credentials reaches."""
+    found: list[str] = []
+    for rid, resource in translated["Resources"].items():
+        kind, props = resource["Type"], resource.get("Properties", {})
+        if kind == "AWS::ApiGateway::Method":
+            if props.get("AuthorizationType", "NONE") == "NONE" and not props.get("ApiKeyRequired"):
+                found.append(f"{rid}: method {props.get('HttpMethod')}")
+        elif kind == "AWS::ApiGatewayV2::Route":
+            if props.get("AuthorizationType", "NONE") == "NONE":
+                found.append(f"{rid}: route {props.get('RouteKey')}")
+        elif kind == "AWS::Lambda::Url":
+            if props.get("AuthType") != "AWS_IAM":
+                found.append(f"{rid}: function URL with AuthType {props.get('AuthType')}")
+        elif kind in {"AWS::ApiGateway::RestApi", "AWS::ApiGatewayV2::Api"}:
+            found += _open_operations(rid, props.get("Body") or {}, pass_through_allowed)
+    return found
+
+
+def _open_operations(rid: str, body: dict[str, Any], pass_through_allowed: bool) -> list[str]:
+    schemes = (body.get("components") or {}).get("securitySchemes") or body.get(
+        "securityDefinitions", {}
+    )
+    found = []
+    for path, operations in body.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or method == "parameters":
+                continue
+            integration = operation.get("x-amazon-apigateway-integration", {})
+            if pass_through_allowed and integration.get("type") in PASS_THROUGH:
+                continue
+            # OR of requirements, each an AND of schemes: an empty one ({}) lets anyone in.
+            requirements = operation.get("security", body.get("security")) or []
+            guarded = bool(requirements) and all(
+                requirement and all(_requires_credentials(schemes.get(n)) for n in requirement)
+                for requirement in requirements
+            )
+            if not guarded:
+                found.append(f"{rid}: {method} {path}")
+    return found
+
+
+@pytest.mark.parametrize(("pattern", "kind", "mode"), CASES, ids=CASE_IDS)
+def test_no_route_is_reachable_without_credentials_unless_none(
+    pattern: str, kind: str, mode: str
+) -> None:
+    project = render(_args(pattern, kind, mode))
+    allowed = pattern == "strangler"
+    routes = open_routes(project.translated, pass_through_allowed=allowed)
+    if mode == "none":
+        assert routes, "auth none must leave the API public (else the check cannot see it)"
+        assert "**The API is public**" in project.readme
+    else:
+        assert routes == [], "\n".join(routes)
+        assert "**The API is public**" not in project.readme
+        assert "awscurl --service execute-api" in project.readme
+    if allowed:
+        # The legacy routes stay reachable for the legacy system's own clients.
+        assert open_routes(project.translated) != []
+
+
+@pytest.mark.parametrize(("pattern", "kind", "mode"), CASES, ids=CASE_IDS)
+def test_sam_invokes_the_function_with_its_resource_policy(
+    pattern: str, kind: str, mode: str
+) -> None:
+    """SAM's AWS_IAM default (caller credentials) would need lambda:InvokeFunction per caller."""
+    assert not invokes_with_caller_credentials(render(_args(pattern, kind, mode)).translated)
+
+
+def invokes_with_caller_credentials(translated: dict[str, Any]) -> bool:
+    """An integration that calls Lambda with the caller's credentials (SAM's CALLER_CREDENTIALS)."""
+    return "arn:aws:iam::*:user/*" in json.dumps(translated)
+
+
+def test_caller_credentials_are_reported() -> None:
+    if not AUTH_KINDS:
+        pytest.skip("no API kind in the narrowed matrix")
+    translated = copy.deepcopy(render(_args("none", AUTH_KINDS[0], "iam")).translated)
+    body = _first_body(translated)
+    _function_operation(body)["x-amazon-apigateway-integration"]["credentials"] = (
+        "arn:aws:iam::*:user/*"
+    )
+    assert invokes_with_caller_credentials(translated)
+
+
+def _first_body(translated: dict[str, Any]) -> dict[str, Any]:
+    return next(
+        r["Properties"]["Body"]
+        for r in translated["Resources"].values()
+        if r["Type"] in {"AWS::ApiGateway::RestApi", "AWS::ApiGatewayV2::Api"}
+    )
+
+
+def _function_operation(body: dict[str, Any]) -> dict[str, Any]:
+    return next(
+        op
+        for ops in body["paths"].values()
+        for op in ops.values()
+        if isinstance(op, dict) and op["x-amazon-apigateway-integration"]["type"] == "aws_proxy"
+    )
+
+
+MUTATIONS = {
+    "operation without security": lambda op, body: op.pop("security"),
+    "optional security ({})": lambda op, body: op.__setitem__("security", [{}]),
+    "security naming an unknown scheme": lambda op, body: op.__setitem__(
+        "security", [{"nobody": []}]
+    ),
+    "scheme that enforces nothing": lambda op, body: body["components"]["securitySchemes"][
+        next(iter(op["security"][0]))
+    ].pop("x-amazon-apigateway-authtype"),
+}
+
+
+@pytest.mark.parametrize("mutation", list(MUTATIONS))
+@pytest.mark.parametrize(
+    ("pattern", "kind"),
+    [e for e in ENTRIES if e[0] in {"none", "strangler"}],
+    ids=lambda v: str(v),
+)
+def test_an_open_route_is_reported(pattern: str, kind: str, mutation: str) -> None:
+    translated = copy.deepcopy(
+        render(_args(pattern, kind, CATALOG.trigger(kind).auth_modes[0])).translated
+    )
+    body = _first_body(translated)
+    MUTATIONS[mutation](_function_operation(body), body)
+    assert open_routes(translated, pass_through_allowed=pattern == "strangler")
+
+
+@pytest.mark.parametrize(
+    ("resource", "open_props"),
+    [
+        ("AWS::ApiGateway::Method", {"HttpMethod": "GET", "AuthorizationType": "NONE"}),
+        ("AWS::ApiGatewayV2::Route", {"RouteKey": "GET /x", "AuthorizationType": "NONE"}),
+        ("AWS::Lambda::Url", {"AuthType": "NONE", "TargetFunctionArn": "x"}),
+    ],
+)
+def test_an_open_route_resource_is_reported(resource: str, open_props: dict[str, Any]) -> None:
+    if not AUTH_KINDS:
+        pytest.skip("no API kind in the narrowed matrix")
+    translated = copy.deepcopy(render(_args("none", AUTH_KINDS[0], "iam")).translated)
+    translated["Resources"]["Extra"] = {"Type": resource, "Properties": open_props}
+    assert open_routes(translated) == [
+        next(r for r in open_routes(translated) if r.startswith("Extra:"))
+    ]
+
+
+def test_a_migrated_route_gets_no_pass_through_exemption() -> None:
+    """Only integrations to an HTTP back end are exempt, not a migrated route to the function."""
+    kinds = [k for p, k in ENTRIES if p == "strangler"]
+    if not kinds:
+        pytest.skip("no strangler entry in the narrowed matrix")
+    translated = copy.deepcopy(render(_args("strangler", kinds[0], "iam")).translated)
+    body = _first_body(translated)
+    _function_operation(body).pop("security")
+    assert open_routes(translated, pass_through_allowed=True)
+
+
+@pytest.mark.parametrize(("pattern", "kind", "mode"), CASES, ids=CASE_IDS)
+def test_each_mode_passes_the_gates_and_checkov(pattern: str, kind: str, mode: str) -> None:
+    """The default mode's projects already pass them in the render matrix; the others here."""
+    if mode == CATALOG.trigger(kind).auth_modes[0]:
+        pytest.skip("the default mode is gated with every matrix project")
+    project: Project = render(_args(pattern, kind, mode))
+    assert gate_failures(project.path) == []
+    report = run_checkov(project.path / "template.yaml")
+    failed = report["results"].get("failed_checks", [])
+    assert report["summary"]["parsing_errors"] == 0
+    assert failed == [], [f"{c['check_id']} {c['resource']}" for c in failed]
+
+
+@pytest.mark.parametrize("kind", AUTH_KINDS)
+def test_the_answer_is_stored_and_refused_where_it_does_not_apply(
+    kind: str, tmp_path: Path
+) -> None:
+    import yaml
+
+    project = render(("--trigger", f"{kind}:front"))
+    answers = yaml.safe_load((project.path / ".copier-answers.yml").read_text())
+    assert answers["triggers"] == [
+        {"name": "front", "kind": kind, "auth": CATALOG.trigger(kind).auth_modes[0]}
+    ]
+    bad = run_cli(
+        "new", str(tmp_path / "x"), "--no-input", "--trigger", kind, "--auth", f"{kind}=open"
+    )
+    assert bad.returncode != 0
+    assert f"unknown auth mode 'open' for trigger '{kind}'; choose one of: " in bad.stderr
+    unknown = run_cli(
+        "new", str(tmp_path / "y"), "--no-input", "--trigger", kind, "--auth", "x=iam"
+    )
+    assert unknown.returncode != 0
+    assert f"--auth 'x=iam': no trigger named 'x'; triggers: {kind}" in unknown.stderr
+    assert not (tmp_path / "x").exists()
+    assert not (tmp_path / "y").exists()
+
+
+def _cli_message(trigger: Trigger) -> str:
+    try:
+        check_auth(trigger, CATALOG)
+    except TriggerScaffoldError as error:
+        return str(error)
+    return ""
+
+
+@pytest.mark.parametrize("kind", available_kinds())
+def test_auth_answers_agree_with_copier(kind: str) -> None:
+    """copier.yml refuses exactly what the CLI refuses, in the same words."""
+    for mode in ("iam", "none", "open"):
+        trigger = Trigger("front", kind, mode)
+        expected = _cli_message(trigger)
+        said = copier_message("triggers", triggers=[trigger.as_data()])
+        assert said == expected, (kind, mode)
+        assert (expected == "") == (mode in CATALOG.trigger(kind).auth_modes)
+
+
+def test_alb_refuses_iam_naming_the_alternatives() -> None:
+    if "alb" not in available_kinds():
+        pytest.skip("alb is not in the narrowed matrix")
+    message = _cli_message(Trigger("front", "alb", "iam"))
+    assert "no IAM authorization" in message
+    assert "authenticate-oidc" in message
+    assert "authenticate-cognito" in message
+    assert "\n" not in message
+
+
+CALLER_LINE = re.compile(r"(?m)^    logger\.append_keys\(caller=caller\(event\)\)\n")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "kind"), [e for e in ENTRIES if e[0] in {"none", "strangler"}], ids=str
+)
+def test_a_handler_that_ignores_the_caller_fails_its_contract_tests(
+    pattern: str, kind: str
+) -> None:
+    """The contract test that asserts the handler reads the principal fails without it."""
+    project = render(_args(pattern, kind, "iam"))
+    handler = project.path / "functions" / "front" / "handler.py"
+    text = handler.read_text()
+    assert CALLER_LINE.search(text)
+
+    def contract(source: str) -> subprocess.CompletedProcess[str]:
+        handler.write_text(source)
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
+        return subprocess.run(
+            [*cmd, "tests/contract", "-k", "caller"],
+            cwd=project.path,
+            env=_clean_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    try:
+        assert contract(text).returncode == 0
+        broken = contract(CALLER_LINE.sub("", text))
+        assert broken.returncode == 1, broken.stdout
+        assert "test_logs_name_the_caller_that_signed_the_request" in broken.stdout
+    finally:
+        handler.write_text(text)
+
+
+def test_add_trigger_keeps_every_auth_answer(new_project: Any) -> None:
+    """add-trigger rewrites the triggers answer: a public API must stay public."""
+    import yaml
+
+    from trigger_scaffold._cli import main
+    from trigger_scaffold._template import git
+
+    if not AUTH_KINDS:
+        pytest.skip("no API kind in the narrowed matrix")
+    kind = AUTH_KINDS[0]
+    project = new_project("--trigger", f"{kind}:front", "--auth", "front=none")
+    git("add", "--all", cwd=project)
+    git("commit", "--quiet", "--message", "Generated", cwd=project)
+    assert main(["add-trigger", kind, "--name", "back", "-C", str(project), "-q"]) == 0
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert [(t["name"], t.get("auth")) for t in answers["triggers"]] == [
+        ("front", "none"),
+        ("back", CATALOG.trigger(kind).auth_modes[0]),
+    ]
+    translated = sam_translate(load_template(project / "template.yaml"))
+    assert [r for r in open_routes(translated) if r.startswith("FrontApi")]
+    assert not [r for r in open_routes(translated) if r.startswith("BackApi")]
+
+
+def _project_pytest(project: Path, selection: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
+    return subprocess.run(
+        [*cmd, "tests/contract", "-k", selection],
+        cwd=project,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("kind", AUTH_KINDS)
+@pytest.mark.parametrize("mode", ["iam", "none"])
+def test_the_generated_access_test_fails_when_the_template_disagrees(kind: str, mode: str) -> None:
+    """The project's own test says whether its API is public, and fails if that changes."""
+    project = render(_args("none", kind, mode))
+    template = project.path / "template.yaml"
+    text = template.read_text()
+    api = re.search(r"\n  FrontApi:\n    Type: \S+\n(?:    .*\n)*?    Properties:\n", text)
+    assert api is not None
+    if mode == "iam":
+        changed = text.replace("DefaultAuthorizer: AWS_IAM", "DefaultAuthorizer: NONE")
+        name = "test_the_api_requires_signed_requests"
+    else:
+        auth = "      Auth:\n        DefaultAuthorizer: AWS_IAM\n"
+        changed = text[: api.end()] + auth + text[api.end() :]
+        name = "test_the_api_is_public_as_answered"
+    assert changed != text
+    try:
+        assert _project_pytest(project.path, name).returncode == 0
+        template.write_text(changed)
+        broken = _project_pytest(project.path, name)
+        assert broken.returncode == 1, broken.stdout
+        assert name in broken.stdout
+    finally:
+        template.write_text(text)
+
+
+@pytest.mark.parametrize(
+    ("auth", "public"), [("", False), (", auth: iam", False), (", auth: none", True)]
+)
+def test_plain_copier_copy_requires_credentials_unless_none(
+    tmp_path: Path, template_repo: Path, auth: str, public: bool
+) -> None:
+    """`copier copy` without the CLI: a trigger with no auth answer gets the default, iam."""
+    from copier import run_copy
+
+    if not AUTH_KINDS:
+        pytest.skip("no API kind in the narrowed matrix")
+    dest = tmp_path / "out"
+    run_copy(
+        str(template_repo),
+        dest,
+        data={"project_name": "demo", "triggers": f"[{{name: web, kind: {AUTH_KINDS[0]}{auth}}}]"},
+        defaults=True,
+        quiet=True,
+        vcs_ref="HEAD",
+    )
+    translated = sam_translate(load_template(dest / "template.yaml"))
+    assert bool(open_routes(translated)) == public
