@@ -243,7 +243,7 @@ MATERIALISED = (
 
 def _split_memory_test(project: Path) -> subprocess.CompletedProcess[str]:
     """The project's own test that the split's memory does not grow with the upload."""
-    test = ["tests/functions/test_split.py", "-k", "memory_does_not_grow"]
+    test = ["tests/contract/test_split_contract.py", "-k", "memory_does_not_grow"]
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", *test],
         cwd=project,
@@ -296,9 +296,10 @@ def test_split_streams_uploads_of_any_size(new_project: Callable[..., Path], kin
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "1 passed" in passed.stdout
     # The defect: every item collected in one list before it is written.
-    lines = app.read_text().splitlines(keepends=True)
+    handler = split / "handler.py"
+    lines = handler.read_text().splitlines(keepends=True)
     [at] = [i for i, line in enumerate(lines) if line.startswith("    items = (")]
-    app.write_text("".join([*lines[:at], MATERIALISED, *lines[at + 1 :]]))
+    handler.write_text("".join([*lines[:at], MATERIALISED, *lines[at + 1 :]]))
     failed = _split_memory_test(project)
     assert failed.returncode == 1, failed.stdout
     assert "assert large < 2 * small" in failed.stdout

@@ -111,7 +111,12 @@ FUNCTION_FILES = {"handler.py.jinja", "app.py.jinja", "test.py.jinja", "test_app
 
 
 def test_every_function_folder_brings_all_four_files() -> None:
-    folders = {p.parent for name in FUNCTION_FILES for p in (ROOT / "templates").rglob(name)}
+    folders = {
+        p.parent
+        for name in FUNCTION_FILES
+        for p in (ROOT / "templates").rglob(name)
+        if "project" not in p.relative_to(ROOT / "templates").parts[:1]
+    }
     incomplete = {
         folder.relative_to(ROOT).as_posix(): sorted(
             name for name in FUNCTION_FILES if not (folder / name).is_file()

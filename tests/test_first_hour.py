@@ -260,7 +260,8 @@ def test_quick_start_from_a_git_repository(shell: Shell, tmp_path: Path) -> None
     child.expect("Add another trigger")
     child.send("n")
     # The default delivery pipeline: the generated README's steps then run with its files.
-    for prompt in ("Who may call the 'api' API", "Python runtime", "Architecture", "Delivery pipeline"):
+    prompts = ("Who may call the 'api' API", "Python runtime", "Architecture", "Delivery pipeline")
+    for prompt in prompts:
         child.expect(prompt)
         child.send("\r")
     child.expect(pexpect.EOF)
