@@ -127,7 +127,8 @@ def test_each_api_trigger_is_asked_who_may_call_it() -> None:
     )
     modes = list(CATALOG.trigger("http-api").auth_modes)
     assert modes[0] == "iam"
-    answers = run_wizard(downs(modes, "iam", "none") + ENTER + ENTER, draft)
+    # The auth question, then architecture and delivery pipeline.
+    answers = run_wizard(downs(modes, "iam", "none") + ENTER + ENTER + ENTER, draft)
     assert answers.triggers == (
         Trigger("web", "http-api", "none"),
         Trigger("q", "sqs"),
