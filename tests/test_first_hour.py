@@ -49,14 +49,16 @@ pytestmark = pytest.mark.matrix
 
 
 def code_blocks(markdown: str, heading: str) -> list[list[str]]:
-    """The fenced code blocks of the section ``heading``, as lists of command lines.
+    """The shell blocks (fenced ``bash`` or bare) of the section ``heading``, as command lines.
 
     Continuation lines (ending in a backslash) are joined; comments and blank lines dropped.
     """
     section = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", markdown, re.M | re.S)
     assert section, f"no '## {heading}' section"
     blocks = []
-    for body in re.findall(r"^```[a-z]*\n(.*?)^```", section.group(1), re.M | re.S):
+    for language, body in re.findall(r"^```([a-z]*)\n(.*?)^```", section.group(1), re.M | re.S):
+        if language not in ("", "bash"):
+            continue
         text = body.replace("\\\n", " ")
         lines = [line.strip() for line in text.splitlines()]
         blocks.append([line for line in lines if line and not line.startswith("#")])
@@ -69,8 +71,8 @@ def runnable(lines: list[str]) -> list[str]:
 
 
 def test_code_blocks_reads_commands_as_a_shell_would() -> None:
-    text = "## A\n\n```bash\nx \\\n    --y  # note\n# only a comment\n\nz\n```\n## B\n```\nq\n```\n"
-    assert code_blocks(text, "A") == [["x      --y  # note", "z"]]
+    text = "## A\n\n```bash\nx \\\n    --y  # note\n# only a comment\n\nz\n```\n```json\n[]\n```\n```\nw\n```\n## B\n```\nq\n```\n"
+    assert code_blocks(text, "A") == [["x      --y  # note", "z"], ["w"]]
     assert runnable(
         ["sam build", "pytest", "make test", "sam deploy --guided", "x --aws --profile dev"]
     ) == ["sam build", "pytest"]
