@@ -71,7 +71,10 @@ def runnable(lines: list[str]) -> list[str]:
 
 
 def test_code_blocks_reads_commands_as_a_shell_would() -> None:
-    text = "## A\n\n```bash\nx \\\n    --y  # note\n# only a comment\n\nz\n```\n```json\n[]\n```\n```\nw\n```\n## B\n```\nq\n```\n"
+    text = (
+        "## A\n\n```bash\nx \\\n    --y  # note\n# only a comment\n\nz\n```\n"
+        "```json\n[]\n```\n```\nw\n```\n## B\n```\nq\n```\n"
+    )
     assert code_blocks(text, "A") == [["x      --y  # note", "z"], ["w"]]
     assert runnable(
         ["sam build", "pytest", "make test", "sam deploy --guided", "x --aws --profile dev"]
