@@ -615,6 +615,23 @@ def test_the_generated_access_test_fails_when_the_template_disagrees(kind: str, 
         template.write_text(text)
 
 
+@pytest.mark.parametrize("kind", [k for k in AUTH_KINDS if "jwt" in CATALOG.trigger(k).auth_modes])
+def test_the_generated_cors_test_fails_without_the_cors_answer(kind: str) -> None:
+    """A resolver without the CORS configuration leaves browsers' preflights unanswered."""
+    project = render(_args("none", kind, "jwt"))
+    handler = project.path / "functions" / "front" / "handler.py"
+    text = handler.read_text()
+    assert "(cors=CORS)" in text
+    try:
+        assert _project_pytest(project.path, "cors").returncode == 0
+        handler.write_text(text.replace("(cors=CORS)", "()"))
+        broken = _project_pytest(project.path, "cors")
+        assert broken.returncode == 1, broken.stdout
+        assert "test_cors_answers_name_only_the_allowed_origins" in broken.stdout
+    finally:
+        handler.write_text(text)
+
+
 @pytest.mark.parametrize(
     ("auth", "public"), [("", False), (", auth: iam", False), (", auth: none", True)]
 )
