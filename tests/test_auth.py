@@ -4,7 +4,11 @@ Judged on the translated template, as API Gateway will run it: a REST method or 
 (an ``AWS::ApiGateway::Method`` or ``AWS::ApiGatewayV2::Route`` resource, or an operation of an
 API's OpenAPI body) and a function URL are open when they name no credential. Strangler's routes
 to the legacy system are the one exception: they pass callers through to the legacy system's
-own authentication, so its clients keep working.
+own authentication, so its clients keep working. A CORS preflight (OPTIONS) is never guarded:
+browsers send it without credentials, and the resolver answers it without running a route.
+
+With a mode, a route must be guarded by that mode's mechanism: a SigV4 check (iam), a JWT or
+Cognito user pool authorizer (jwt), an API key of a usage plan tied to the API's stage (api-key).
 """
 
 from __future__ import annotations
@@ -42,50 +46,86 @@ CASES = [(p, k, mode) for p, k in ENTRIES for mode in CATALOG.trigger(k).auth_mo
 CASE_IDS = [f"{p}-{k}-{mode}" for p, k, mode in CASES]
 # Integrations that forward to an HTTP back end rather than a function: strangler's legacy routes.
 PASS_THROUGH = {"http", "http_proxy"}
+# The modes that guard routes, and the AuthorizationType of a method or route each one sets.
+GUARDED_MODES = sorted({m for k in AUTH_KINDS for m in CATALOG.trigger(k).auth_modes} - {"none"})
+AUTHORIZATION_TYPES = {"iam": {"AWS_IAM"}, "jwt": {"JWT", "COGNITO_USER_POOLS"}, "api-key": set()}
 
 
 def _args(pattern: str, kind: str, mode: str) -> tuple[str, ...]:
     return ("--pattern", pattern, "--trigger", f"{kind}:front", "--auth", f"front={mode}")
 
 
-def _requires_credentials(scheme: Any) -> bool:
-    """A security scheme API Gateway enforces: SigV4, an authorizer, or an API key."""
+def _scheme_mode(scheme: Any) -> str | None:
+    """The auth mode a security scheme enforces: SigV4, a JWT/Cognito authorizer, an API key."""
     if not isinstance(scheme, dict):
+        return None
+    authorizer = scheme.get("x-amazon-apigateway-authorizer")
+    if scheme.get("x-amazon-apigateway-authtype") == "awsSigv4":
+        return "iam"
+    if isinstance(authorizer, dict) and authorizer.get("type") in {"jwt", "cognito_user_pools"}:
+        return "jwt"
+    if authorizer is not None:
+        return "authorizer"  # a Lambda authorizer: credentials, but of no mode generated here
+    if scheme.get("type") == "apiKey" and scheme.get("name", "").lower() == "x-api-key":
+        return "api-key"
+    return None
+
+
+def _requires_credentials(scheme: Any, mode: str | None = None) -> bool:
+    """A security scheme API Gateway enforces (of ``mode``, when given)."""
+    found = _scheme_mode(scheme)
+    return found is not None and (mode is None or found == mode)
+
+
+def _method_is_open(props: dict[str, Any], mode: str | None) -> bool:
+    if props.get("HttpMethod") == "OPTIONS":
         return False
-    return (
-        scheme.get("x-amazon-apigateway-authtype") in {"awsSigv4", "cognito_user_pools"}
-        or "x-amazon-apigateway-authorizer" in scheme
-        or (scheme.get("type") == "apiKey" and scheme.get("name", "").lower() == "x-api-key")
-    )
+    if mode == "api-key":
+        return not props.get("ApiKeyRequired")
+    authorization = props.get("AuthorizationType", "NONE")
+    if mode is not None:
+        return authorization not in AUTHORIZATION_TYPES[mode]
+    return authorization == "NONE" and not props.get("ApiKeyRequired")
 
 
-def open_routes(translated: dict[str, Any], *, pass_through_allowed: bool = False) -> list[str]:
-    """Every route of the translated template that a caller without credentials reaches."""
+def open_routes(
+    translated: dict[str, Any], *, pass_through_allowed: bool = False, mode: str | None = None
+) -> list[str]:
+    """Every route of the translated template that a caller without credentials reaches.
+
+    With ``mode``, also every route that credentials of another kind than ``mode`` reach.
+    """
     found: list[str] = []
     for rid, resource in translated["Resources"].items():
         kind, props = resource["Type"], resource.get("Properties", {})
         if kind == "AWS::ApiGateway::Method":
-            if props.get("AuthorizationType", "NONE") == "NONE" and not props.get("ApiKeyRequired"):
+            if _method_is_open(props, mode):
                 found.append(f"{rid}: method {props.get('HttpMethod')}")
         elif kind == "AWS::ApiGatewayV2::Route":
-            if props.get("AuthorizationType", "NONE") == "NONE":
-                found.append(f"{rid}: route {props.get('RouteKey')}")
+            key = str(props.get("RouteKey", ""))
+            allowed = AUTHORIZATION_TYPES[mode] if mode else None
+            authorization = props.get("AuthorizationType", "NONE")
+            is_open = authorization == "NONE" if allowed is None else authorization not in allowed
+            if is_open and not key.startswith("OPTIONS "):
+                found.append(f"{rid}: route {key}")
         elif kind == "AWS::Lambda::Url":
             if props.get("AuthType") != "AWS_IAM":
                 found.append(f"{rid}: function URL with AuthType {props.get('AuthType')}")
         elif kind in {"AWS::ApiGateway::RestApi", "AWS::ApiGatewayV2::Api"}:
-            found += _open_operations(rid, props.get("Body") or {}, pass_through_allowed)
+            found += _open_operations(rid, props.get("Body") or {}, pass_through_allowed, mode)
     return found
 
 
-def _open_operations(rid: str, body: dict[str, Any], pass_through_allowed: bool) -> list[str]:
+def _open_operations(
+    rid: str, body: dict[str, Any], pass_through_allowed: bool, mode: str | None = None
+) -> list[str]:
     schemes = (body.get("components") or {}).get("securitySchemes") or body.get(
         "securityDefinitions", {}
     )
     found = []
     for path, operations in body.get("paths", {}).items():
         for method, operation in operations.items():
-            if not isinstance(operation, dict) or method == "parameters":
+            if not isinstance(operation, dict) or method in {"parameters", "options"}:
                 continue
             integration = operation.get("x-amazon-apigateway-integration", {})
             if pass_through_allowed and integration.get("type") in PASS_THROUGH:
@@ -93,12 +133,79 @@ def _open_operations(rid: str, body: dict[str, Any], pass_through_allowed: bool)
             # OR of requirements, each an AND of schemes: an empty one ({}) lets anyone in.
             requirements = operation.get("security", body.get("security")) or []
             guarded = bool(requirements) and all(
-                requirement and all(_requires_credentials(schemes.get(n)) for n in requirement)
+                requirement
+                and all(_requires_credentials(schemes.get(n), mode) for n in requirement)
                 for requirement in requirements
             )
             if not guarded:
                 found.append(f"{rid}: {method} {path}")
     return found
+
+
+def _ref(value: Any) -> Any:
+    return value.get("Ref") if isinstance(value, dict) else None
+
+
+def usage_plan_problems(translated: dict[str, Any]) -> list[str]:
+    """What keeps a REST API's keys from being metered: each API needs a usage plan with a
+    quota and a throttle on its stage, and an enabled key of that plan."""
+    resources = translated["Resources"]
+    of_type = {
+        t: {rid: r.get("Properties", {}) for rid, r in resources.items() if r["Type"] == t}
+        for t in (
+            "AWS::ApiGateway::RestApi",
+            "AWS::ApiGateway::Stage",
+            "AWS::ApiGateway::UsagePlan",
+            "AWS::ApiGateway::UsagePlanKey",
+            "AWS::ApiGateway::ApiKey",
+        )
+    }
+    problems = []
+    for api in of_type["AWS::ApiGateway::RestApi"]:
+        stages = {
+            sid
+            for sid, s in of_type["AWS::ApiGateway::Stage"].items()
+            if _ref(s.get("RestApiId")) == api
+        }
+        plans = [
+            pid
+            for pid, plan in of_type["AWS::ApiGateway::UsagePlan"].items()
+            if plan.get("Quota", {}).get("Limit")
+            and plan.get("Throttle", {}).get("RateLimit")
+            and any(
+                _ref(s.get("ApiId")) == api and _ref(s.get("Stage")) in stages
+                for s in plan.get("ApiStages", [])
+            )
+        ]
+        keys = [
+            k
+            for k in of_type["AWS::ApiGateway::UsagePlanKey"].values()
+            if _ref(k.get("UsagePlanId")) in plans
+            and of_type["AWS::ApiGateway::ApiKey"].get(_ref(k.get("KeyId")), {}).get("Enabled")
+        ]
+        if not plans:
+            problems.append(f"{api}: no usage plan with quota and throttle on its stage")
+        elif not keys:
+            problems.append(f"{api}: no enabled API key in its usage plan")
+    return problems
+
+
+# What each mode's README shows: how to get the credentials and a call that sends them.
+README_CALLS = {
+    "iam": ["awscurl --service execute-api"],
+    "jwt": [
+        "--auth-flow USER_PASSWORD_AUTH",
+        "AuthenticationResult.IdToken",
+        'curl -s -H "Authorization: Bearer $TOKEN"',
+        "CorsOrigins",
+    ],
+    "api-key": [
+        "aws apigateway get-api-key",
+        "--include-value",
+        'curl -s -H "x-api-key: $API_KEY"',
+        "it is not authentication",
+    ],
+}
 
 
 @pytest.mark.parametrize(("pattern", "kind", "mode"), CASES, ids=CASE_IDS)
@@ -113,8 +220,13 @@ def test_no_route_is_reachable_without_credentials_unless_none(
         assert "**The API is public**" in project.readme
     else:
         assert routes == [], "\n".join(routes)
+        guarded_otherwise = open_routes(project.translated, pass_through_allowed=allowed, mode=mode)
+        assert guarded_otherwise == [], "\n".join(guarded_otherwise)
         assert "**The API is public**" not in project.readme
-        assert "awscurl --service execute-api" in project.readme
+        for said in README_CALLS[mode]:
+            assert said in project.readme, said
+    if mode == "api-key":
+        assert usage_plan_problems(project.translated) == []
     if allowed:
         # The legacy routes stay reachable for the legacy system's own clients.
         assert open_routes(project.translated) != []
@@ -153,11 +265,14 @@ def _first_body(translated: dict[str, Any]) -> dict[str, Any]:
 
 
 def _function_operation(body: dict[str, Any]) -> dict[str, Any]:
+    """The first operation that reaches the function, other than a CORS preflight."""
     return next(
         op
         for ops in body["paths"].values()
-        for op in ops.values()
-        if isinstance(op, dict) and op["x-amazon-apigateway-integration"]["type"] == "aws_proxy"
+        for method, op in ops.items()
+        if isinstance(op, dict)
+        and method != "options"
+        and op["x-amazon-apigateway-integration"]["type"] == "aws_proxy"
     )
 
 
@@ -186,6 +301,75 @@ def test_an_open_route_is_reported(pattern: str, kind: str, mutation: str) -> No
     body = _first_body(translated)
     MUTATIONS[mutation](_function_operation(body), body)
     assert open_routes(translated, pass_through_allowed=pattern == "strangler")
+
+
+GUARDED_CASES = [
+    (p, k, m)
+    for p, k in ENTRIES
+    if p in {"none", "strangler"}
+    for m in CATALOG.trigger(k).auth_modes
+    if m != "none"
+]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "kind", "mode"), GUARDED_CASES, ids=[f"{p}-{k}-{m}" for p, k, m in GUARDED_CASES]
+)
+def test_a_route_that_loses_its_authorizer_is_reported(pattern: str, kind: str, mode: str) -> None:
+    """One route without the mode's guard, or guarded by another mode, is reported."""
+    passes = pattern == "strangler"
+    translated = render(_args(pattern, kind, mode)).translated
+    assert open_routes(translated, pass_through_allowed=passes, mode=mode) == []
+    for security, scheme in (
+        ([{"NONE": []}], None),  # what SAM writes for Auth: {Authorizer: NONE}
+        ([{"other": []}], OTHER_SCHEMES[mode]),
+    ):
+        mutated = copy.deepcopy(translated)
+        body = _first_body(mutated)
+        _function_operation(body)["security"] = security
+        if scheme is not None:
+            body.setdefault("components", {}).setdefault("securitySchemes", {})["other"] = scheme
+        assert len(open_routes(mutated, pass_through_allowed=passes, mode=mode)) == 1
+        assert bool(open_routes(mutated, pass_through_allowed=passes)) == (scheme is None)
+
+
+# A scheme of another mode than the key's: it guards the route, but not as answered.
+OTHER_SCHEMES = {
+    "iam": {"type": "apiKey", "name": "x-api-key", "in": "header"},
+    "jwt": {
+        "type": "apiKey",
+        "name": "Authorization",
+        "in": "header",
+        "x-amazon-apigateway-authtype": "awsSigv4",
+    },
+    "api-key": {
+        "type": "oauth2",
+        "x-amazon-apigateway-authorizer": {"type": "jwt", "jwtConfiguration": {}},
+    },
+}
+
+USAGE_PLAN_MUTATIONS = {
+    "plan on no stage": lambda r, plan, key: r[plan]["Properties"]["ApiStages"].clear(),
+    "plan without quota": lambda r, plan, key: r[plan]["Properties"].pop("Quota"),
+    "plan without throttle": lambda r, plan, key: r[plan]["Properties"].pop("Throttle"),
+    "key not in the plan": lambda r, plan, key: r.pop(key),
+    "disabled key": lambda r, plan, key: r[r[key]["Properties"]["KeyId"]["Ref"]][
+        "Properties"
+    ].__setitem__("Enabled", False),
+}
+
+
+@pytest.mark.parametrize("mutation", list(USAGE_PLAN_MUTATIONS))
+@pytest.mark.parametrize(
+    "pattern", sorted({p for p, k, m in GUARDED_CASES if m == "api-key"}), ids=str
+)
+def test_an_unmetered_api_key_is_reported(pattern: str, mutation: str) -> None:
+    translated = copy.deepcopy(render(_args(pattern, "api", "api-key")).translated)
+    resources = translated["Resources"]
+    plan = next(r for r, v in resources.items() if v["Type"] == "AWS::ApiGateway::UsagePlan")
+    key = next(r for r, v in resources.items() if v["Type"] == "AWS::ApiGateway::UsagePlanKey")
+    USAGE_PLAN_MUTATIONS[mutation](resources, plan, key)
+    assert usage_plan_problems(translated)
 
 
 @pytest.mark.parametrize(
@@ -266,12 +450,21 @@ def _cli_message(trigger: Trigger) -> str:
 @pytest.mark.parametrize("kind", available_kinds())
 def test_auth_answers_agree_with_copier(kind: str) -> None:
     """copier.yml refuses exactly what the CLI refuses, in the same words."""
-    for mode in ("iam", "none", "open"):
+    for mode in ("iam", "jwt", "api-key", "none", "open"):
         trigger = Trigger("front", kind, mode)
         expected = _cli_message(trigger)
         said = copier_message("triggers", triggers=[trigger.as_data()])
         assert said == expected, (kind, mode)
         assert (expected == "") == (mode in CATALOG.trigger(kind).auth_modes)
+
+
+def test_http_api_refuses_api_key_saying_why() -> None:
+    if "http-api" not in available_kinds():
+        pytest.skip("http-api is not in the narrowed matrix")
+    message = _cli_message(Trigger("front", "http-api", "api-key"))
+    assert message.startswith("auth mode 'api-key' does not apply to trigger 'front' (http-api): ")
+    assert "HTTP APIs have no API keys or usage plans" in message
+    assert "\n" not in message
 
 
 def test_alb_refuses_iam_naming_the_alternatives() -> None:
@@ -287,14 +480,22 @@ def test_alb_refuses_iam_naming_the_alternatives() -> None:
 CALLER_LINE = re.compile(r"(?m)^    logger\.append_keys\(caller=caller\(event\)\)\n")
 
 
+# The generated contract test that asserts the handler logs the caller, per mode.
+CALLER_TESTS = {
+    "iam": "test_logs_name_the_caller_that_signed_the_request",
+    "jwt": "test_logs_name_the_caller_the_token_was_issued_to",
+    "api-key": "test_logs_name_the_caller_by_api_key",
+}
+
+
 @pytest.mark.parametrize(
-    ("pattern", "kind"), [e for e in ENTRIES if e[0] in {"none", "strangler"}], ids=str
+    ("pattern", "kind", "mode"), GUARDED_CASES, ids=[f"{p}-{k}-{m}" for p, k, m in GUARDED_CASES]
 )
 def test_a_handler_that_ignores_the_caller_fails_its_contract_tests(
-    pattern: str, kind: str
+    pattern: str, kind: str, mode: str
 ) -> None:
-    """The contract test that asserts the handler reads the principal fails without it."""
-    project = render(_args(pattern, kind, "iam"))
+    """The contract test that asserts the handler reads the principal/claims fails without it."""
+    project = render(_args(pattern, kind, mode))
     handler = project.path / "functions" / "front" / "handler.py"
     text = handler.read_text()
     assert CALLER_LINE.search(text)
@@ -315,9 +516,31 @@ def test_a_handler_that_ignores_the_caller_fails_its_contract_tests(
         assert contract(text).returncode == 0
         broken = contract(CALLER_LINE.sub("", text))
         assert broken.returncode == 1, broken.stdout
-        assert "test_logs_name_the_caller_that_signed_the_request" in broken.stdout
+        assert CALLER_TESTS[mode] in broken.stdout
     finally:
         handler.write_text(text)
+
+
+JWT_CASES = [c for c in CASES if c[2] == "jwt"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "kind", "mode"), JWT_CASES, ids=[f"{p}-{k}" for p, k, m in JWT_CASES]
+)
+def test_jwt_sample_events_carry_the_claims_the_handler_reads(
+    pattern: str, kind: str, mode: str
+) -> None:
+    """Every sample event of a jwt API has the verified claims where API Gateway puts them."""
+    project = render(_args(pattern, kind, mode))
+    events = sorted((project.path / "events").glob("front-*.json"))
+    assert events
+    for path in events:
+        authorizer = json.loads(path.read_text())["requestContext"]["authorizer"]
+        claims = authorizer["claims"] if kind == "api" else authorizer["jwt"]["claims"]
+        assert {"sub", "email", "cognito:username", "iss"} <= set(claims), path.name
+    handler = (project.path / "functions" / "front" / "handler.py").read_text()
+    assert 'claims(event).get("sub")' in handler
+    assert CALLER_LINE.search(handler)
 
 
 def test_add_trigger_keeps_every_auth_answer(new_project: Any) -> None:
@@ -356,8 +579,17 @@ def _project_pytest(project: Path, selection: str) -> subprocess.CompletedProces
     )
 
 
-@pytest.mark.parametrize("kind", AUTH_KINDS)
-@pytest.mark.parametrize("mode", ["iam", "none"])
+# Each mode's generated access test, and the edit of template.yaml that must make it fail.
+ACCESS_TESTS = {
+    "iam": ("test_the_api_requires_signed_requests", "DefaultAuthorizer: AWS_IAM"),
+    "jwt": ("test_the_api_requires_a_token", "DefaultAuthorizer: "),
+    "api-key": ("test_the_api_requires_an_api_key", "ApiKeyRequired: true"),
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "mode"), [(k, m) for k in AUTH_KINDS for m in CATALOG.trigger(k).auth_modes]
+)
 def test_the_generated_access_test_fails_when_the_template_disagrees(kind: str, mode: str) -> None:
     """The project's own test says whether its API is public, and fails if that changes."""
     project = render(_args("none", kind, mode))
@@ -365,9 +597,9 @@ def test_the_generated_access_test_fails_when_the_template_disagrees(kind: str, 
     text = template.read_text()
     api = re.search(r"\n  FrontApi:\n    Type: \S+\n(?:    .*\n)*?    Properties:\n", text)
     assert api is not None
-    if mode == "iam":
-        changed = text.replace("DefaultAuthorizer: AWS_IAM", "DefaultAuthorizer: NONE")
-        name = "test_the_api_requires_signed_requests"
+    if mode in ACCESS_TESTS:
+        name, guard = ACCESS_TESTS[mode]
+        changed = re.sub(re.escape(guard) + r"\S*", "DefaultAuthorizer: NONE", text)
     else:
         auth = "      Auth:\n        DefaultAuthorizer: AWS_IAM\n"
         changed = text[: api.end()] + auth + text[api.end() :]
@@ -381,6 +613,23 @@ def test_the_generated_access_test_fails_when_the_template_disagrees(kind: str, 
         assert name in broken.stdout
     finally:
         template.write_text(text)
+
+
+@pytest.mark.parametrize("kind", [k for k in AUTH_KINDS if "jwt" in CATALOG.trigger(k).auth_modes])
+def test_the_generated_cors_test_fails_without_the_cors_answer(kind: str) -> None:
+    """A resolver without the CORS configuration leaves browsers' preflights unanswered."""
+    project = render(_args("none", kind, "jwt"))
+    handler = project.path / "functions" / "front" / "handler.py"
+    text = handler.read_text()
+    assert "(cors=CORS)" in text
+    try:
+        assert _project_pytest(project.path, "cors").returncode == 0
+        handler.write_text(text.replace("(cors=CORS)", "()"))
+        broken = _project_pytest(project.path, "cors")
+        assert broken.returncode == 1, broken.stdout
+        assert "test_cors_answers_name_only_the_allowed_origins" in broken.stdout
+    finally:
+        handler.write_text(text)
 
 
 @pytest.mark.parametrize(

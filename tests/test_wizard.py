@@ -136,6 +136,22 @@ def test_each_api_trigger_is_asked_who_may_call_it() -> None:
     )
 
 
+@pytest.mark.parametrize("mode", [m for m in CATALOG.trigger("api").auth_modes if m != "iam"])
+def test_each_auth_mode_can_be_chosen_and_is_described(mode: str) -> None:
+    from trigger_scaffold._wizard import _AUTH_DESCRIPTIONS
+
+    draft = Draft(
+        project_name="given",
+        triggers=(Trigger("rest", "api"),),
+        pattern="none",
+        runtime="python3.13",
+    )
+    modes = list(CATALOG.trigger("api").auth_modes)
+    answers = run_wizard(downs(modes, "iam", mode) + ENTER + ENTER + ENTER, draft)
+    assert answers.triggers == (Trigger("rest", "api", mode),)
+    assert _AUTH_DESCRIPTIONS[mode]
+
+
 def test_flags_skip_their_questions() -> None:
     draft = Draft(project_name="given", triggers=(Trigger("q", "sqs"),), runtime="python3.11")
     answers = run_wizard(ENTER + ENTER + ENTER, draft)  # pattern, architecture and ci are asked

@@ -174,6 +174,12 @@ def check_auth(trigger: Trigger, catalog: Catalog) -> None:
         raise TriggerScaffoldError(
             f"trigger {trigger.name!r} ({trigger.kind}) takes no auth answer: {why}"
         )
+    refusals = dict(kind.auth_mode_refusals)
+    if trigger.auth in refusals:
+        raise TriggerScaffoldError(
+            f"auth mode {trigger.auth!r} does not apply to trigger {trigger.name!r} "
+            f"({trigger.kind}): {refusals[trigger.auth]}"
+        )
     if trigger.auth not in kind.auth_modes:
         raise TriggerScaffoldError(
             f"unknown auth mode {trigger.auth!r} for trigger {trigger.name!r}; choose one of: "

@@ -89,6 +89,8 @@ class TriggerKind:
     stack_cost: StackCost = StackCost()
     auth_modes: tuple[str, ...] = ()
     auth_refusal: str | None = None
+    # Auth modes of other API kinds that this one cannot offer, with the reason (one line).
+    auth_mode_refusals: tuple[tuple[str, str], ...] = ()
 
     @property
     def available(self) -> bool:
@@ -231,6 +233,7 @@ def _trigger(kind: str, data: dict[str, Any], cost: dict[str, int] | None) -> Tr
         stack_cost=_cost(cost),
         auth_modes=tuple(data.get("auth", ())),
         auth_refusal=data.get("auth_refusal"),
+        auth_mode_refusals=tuple(dict(data.get("auth_refusals", {})).items()),
     )
 
 

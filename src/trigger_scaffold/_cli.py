@@ -68,8 +68,9 @@ def _build_parser(catalog: Catalog) -> argparse.ArgumentParser:
         metavar="NAME=MODE",
         action="append",
         default=[],
-        help="who may call API trigger NAME: iam (SigV4-signed requests, the default) or none "
-        "(public); repeat per trigger",
+        help="who may call API trigger NAME: iam (SigV4-signed requests, the default), jwt "
+        "(tokens of a Cognito user pool or another issuer), api-key (REST api only: a usage "
+        "plan's key, identification not authentication) or none (public); repeat per trigger",
     )
     new.add_argument(
         "--pattern",

@@ -41,6 +41,9 @@ def id_words(kinds_dir: Path, kind: str) -> list[str]:
         if pattern.id != catalog.defaults.pattern and pattern.accepts(kind):
             folder = kinds_dir.parent / "patterns" / pattern.id
             paths += [*folder.glob(f"entry/{kind}/*.jinja"), *folder.glob("entry.yaml.jinja")]
+    # An API kind's auth modes add ids (user pool, usage plan) from the shared auth partial.
+    if catalog.trigger(kind).auth_modes:
+        paths.append(kinds_dir.parent / "partials" / "auth.jinja")
     for path in paths:
         words.update(_ID_USE.findall(path.read_text(encoding="utf-8")))
     return sorted(words)

@@ -82,8 +82,12 @@ class Template:
         self.account = ACCOUNT
         self.physical_ids = physical_ids or {}
         self.resources: dict[str, dict[str, Any]] = self.body.get("Resources", {})
+        # A CommaDelimitedList is a list to the intrinsics, as CloudFormation passes it.
         self.parameters: dict[str, Any] = {
-            name: spec.get("Default", "") for name, spec in self.body.get("Parameters", {}).items()
+            name: str(spec.get("Default", "")).split(",")
+            if spec.get("Type") == "CommaDelimitedList"
+            else spec.get("Default", "")
+            for name, spec in self.body.get("Parameters", {}).items()
         }
         self._globals: dict[str, Any] = self.body.get("Globals", {}).get("Function", {})
 
