@@ -410,6 +410,7 @@ def _bench_functions(work: Path, runs: int, response_url: str) -> list[str]:
             f"  over 1.5 x: {', '.join(over)}; against a floor that also creates the boto3 "
             f"clients the handler creates: {'; '.join(with_clients.get(k, k) for k in over)}"
         )
+    lines += _bench_idempotency(work, project, script, python_floor, runs, response_url)
     requirements = {(project / "functions" / k / "requirements.txt").read_text() for k in KINDS}
     packaged = sorted(
         {
@@ -423,6 +424,71 @@ def _bench_functions(work: Path, runs: int, response_url: str) -> list[str]:
         f"Goal: nothing packaged the handler does not need (boto3 comes with the "
         f"runtime): packaged {packaged} -> "
         f"{verdict(not RUNTIME_PACKAGES & set(packaged))}"
+    )
+    return lines
+
+
+def _bench_idempotency(
+    work: Path,
+    project: Path,
+    script: Path,
+    floor: Callable[[], float],
+    runs: int,
+    response_url: str,
+) -> list[str]:
+    """Cold start of each at-least-once consumer with and without idempotency (idempotency.py).
+
+    ``project`` has every kind with its default; a second project flips each one, so every
+    offering kind is measured both ways. With it, the function imports Powertools Idempotency
+    and creates a DynamoDB client; its two writes a record (in progress, done) go to the
+    closed port here, and cost one DynamoDB round trip each on AWS.
+    """
+    catalog = load_catalog()
+    offering = [k for k in KINDS if catalog.trigger(k).idempotency is not None]
+    if not offering:
+        return []
+    flipped = work / "idempotency-flipped"
+    flips = [
+        f"--idempotency={k}={'off' if catalog.trigger(k).idempotency.default else 'on'}"  # type: ignore[union-attr]
+        for k in offering
+    ]
+    run(
+        [PY, "-m", "trigger_scaffold", "new", str(flipped), "--no-input", "-q",
+         *trigger_args(len(KINDS)), *flips],
+        env={"TRIGGER_SCAFFOLD_HOME": str(work / "home")},
+    )  # fmt: skip
+    lines = ["-- idempotency: cold start of each at-least-once consumer with and without it --"]
+    for kind in offering:
+        offer = catalog.trigger(kind).idempotency
+        assert offer is not None
+        took: dict[bool, float] = {}
+        for source in (project, flipped):
+            folder = source / "functions" / kind
+            on = (folder / "idempotency.py").is_file()
+            event = _local_event(
+                source / "events" / f"{kind}-{catalog.trigger(kind).events[0]}.json",
+                work,
+                response_url,
+            )
+            environment = work / f"env-{kind}-{'on' if on else 'off'}.json"
+            environment.write_text(json.dumps(_function_environment(source, f"functions/{kind}")))
+            handler = [str(script), str(folder / "handler.py"), str(event), str(environment)]
+            took[on], _ = _paired_python(handler, floor, runs)
+        lines.append(
+            f"{kind:<12} with {took[True] * 1000:5.0f} ms  without {took[False] * 1000:5.0f} ms  "
+            f"cost {(took[True] - took[False]) * 1000:+5.0f} ms  "
+            f"default {'on' if offer.default else 'off'}"
+        )
+    on = [k for k in offering if catalog.trigger(k).idempotency.default]  # type: ignore[union-attr]
+    off = [k for k in offering if k not in on]
+    lines.append(
+        "Idempotency defaults: on for "
+        + (", ".join(on) or "none")
+        + " (queues, topics, events, schedules, S3: nobody waits on their cold start or the "
+        "two DynamoDB writes a record); off for "
+        + (", ".join(off) or "none")
+        + " (a stream shard waits in order on every record's writes; IoT messages carry no "
+        "id of their own)"
     )
     return lines
 

@@ -47,6 +47,12 @@ def test_bench_prints_every_figure_and_goal() -> None:
         assert line, kind
         assert "aws_lambda_powertools" in line.group(1)
     assert "packaged ['aws-lambda-powertools']" in out
+    # Idempotency's cold-start cost per offering kind, and the defaults it justifies.
+    for kind in ("sqs", "s3"):
+        assert re.search(
+            rf"^{kind} +with +\d+ ms +without +\d+ ms +cost +[+-]\d+ ms +default on$", out, re.M
+        ), kind
+    assert re.search(r"^Idempotency defaults: on for s3, sqs \(.*\); off for none \(", out, re.M)
     # s3 heads the object, so it creates a client: over the goal, it is shown against a floor
     # that creates the same client.
     if re.search(r"^  over 1\.5 x: (.*, )?s3[,;]", out, re.MULTILINE):

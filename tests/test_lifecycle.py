@@ -108,14 +108,15 @@ def test_add_trigger_pins_the_template_version(tmp_path: Path) -> None:
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["_commit"] == before
     assert answers["triggers"] == [
-        {"name": "orders", "kind": "sqs"},
-        {"name": "sqs", "kind": "sqs"},
+        {"name": "orders", "kind": "sqs", "idempotency": True},
+        {"name": "sqs", "kind": "sqs", "idempotency": True},
     ]
     commit_all(project, "sqs")
     assert cli("add-trigger", "sqs", "-C", str(project), cwd=tmp_path).returncode == 0
     assert yaml.safe_load((project / ".copier-answers.yml").read_text())["triggers"][-1] == {
         "name": "sqs-2",
         "kind": "sqs",
+        "idempotency": True,
     }
 
 

@@ -33,7 +33,7 @@ def test_answers_record_commit_and_a_lasting_source(
     assert src.is_dir()
     full = git("rev-parse", str(answers["_commit"]), cwd=src).strip()
     assert git("cat-file", "-t", full, cwd=src).strip() == "commit"
-    assert answers["triggers"] == [{"name": "orders", "kind": "sqs"}]
+    assert answers["triggers"] == [{"name": "orders", "kind": "sqs", "idempotency": True}]
     assert {"project_name", "pattern", "runtime", "architecture"} <= set(answers)
     assert "catalog" not in answers
     assert "event_files" not in answers

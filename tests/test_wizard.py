@@ -74,6 +74,8 @@ def test_several_triggers_with_names_and_choices() -> None:
         + ENTER  # api, named api
         + "n"
         + ENTER  # who may call api: iam, preselected
+        + ENTER  # orders: idempotent (the sqs default)
+        + "n"  # refunds: not idempotent
         + downs(RUNTIMES, "python3.13", "python3.12")
         + ENTER
         + downs(list(CATALOG.architectures), "arm64", "x86_64")
@@ -83,8 +85,8 @@ def test_several_triggers_with_names_and_choices() -> None:
     )
     answers = run_wizard(keys)
     assert answers.triggers == (
-        Trigger("orders", "sqs"),
-        Trigger("refunds", "sqs"),
+        Trigger("orders", "sqs", idempotency=True),
+        Trigger("refunds", "sqs", idempotency=False),
         Trigger("api", "api", "iam"),
     )
     assert (answers.runtime, answers.architecture, answers.ci) == ("python3.12", "x86_64", "none")
@@ -128,10 +130,11 @@ def test_each_api_trigger_is_asked_who_may_call_it() -> None:
     modes = list(CATALOG.trigger("http-api").auth_modes)
     assert modes[0] == "iam"
     # The auth question, then architecture and delivery pipeline.
-    answers = run_wizard(downs(modes, "iam", "none") + ENTER + ENTER + ENTER, draft)
+    # The auth question, sqs's idempotency (its default), architecture, delivery pipeline.
+    answers = run_wizard(downs(modes, "iam", "none") + ENTER + ENTER + ENTER + ENTER, draft)
     assert answers.triggers == (
         Trigger("web", "http-api", "none"),
-        Trigger("q", "sqs"),
+        Trigger("q", "sqs", idempotency=True),
         Trigger("rest", "api", "iam"),
     )
 
@@ -154,8 +157,11 @@ def test_each_auth_mode_can_be_chosen_and_is_described(mode: str) -> None:
 
 def test_flags_skip_their_questions() -> None:
     draft = Draft(project_name="given", triggers=(Trigger("q", "sqs"),), runtime="python3.11")
-    answers = run_wizard(ENTER + ENTER + ENTER, draft)  # pattern, architecture and ci are asked
-    assert answers == Answers("given", (Trigger("q", "sqs"),), "none", "python3.11", "arm64")
+    # pattern, idempotency, architecture and ci are asked
+    answers = run_wizard(ENTER + ENTER + ENTER + ENTER, draft)
+    assert answers == Answers(
+        "given", (Trigger("q", "sqs", idempotency=True),), "none", "python3.11", "arm64"
+    )
 
 
 def test_add_trigger_name_question_offers_a_free_name() -> None:
@@ -208,6 +214,8 @@ def test_real_terminal_end_to_end(tmp_path: Path, scaffold_home: Path) -> None:
     child.send(BACKSPACE * 3 + "orders" + ENTER)
     child.expect("Add another trigger")
     child.send("n")
+    child.expect("run each business event once")
+    child.send(ENTER)
     child.expect("Python runtime")
     child.send(ENTER)
     child.expect("Architecture")

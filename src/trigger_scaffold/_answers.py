@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from trigger_scaffold._catalog import Catalog, Pattern
@@ -26,17 +26,22 @@ class Trigger:
     """One event source of the project: a unique ``name``, a catalog ``kind``.
 
     ``auth`` says who may call an API trigger (``iam``, ``none``); None for other kinds.
+    ``idempotency`` says whether an at-least-once consumer runs each business event once;
+    None where the kind does not offer it (or the answer is left to the kind's default).
     """
 
     name: str
     kind: str
     auth: str | None = None
+    idempotency: bool | None = None
 
-    def as_data(self) -> dict[str, str]:
+    def as_data(self) -> dict[str, str | bool]:
         """The mapping stored in the ``triggers`` answer."""
-        data = {"name": self.name, "kind": self.kind}
+        data: dict[str, str | bool] = {"name": self.name, "kind": self.kind}
         if self.auth is not None:
             data["auth"] = self.auth
+        if self.idempotency is not None:
+            data["idempotency"] = self.idempotency
         return data
 
 
@@ -192,7 +197,67 @@ def with_default_auth(trigger: Trigger, catalog: Catalog) -> Trigger:
     modes = catalog.trigger(trigger.kind).auth_modes
     if trigger.auth is not None or not modes:
         return trigger
-    return Trigger(trigger.name, trigger.kind, modes[0])
+    return replace(trigger, auth=modes[0])
+
+
+def idempotency_kinds(catalog: Catalog) -> list[str]:
+    """The kinds whose functions can run each business event once, in catalog order."""
+    return [k.id for k in catalog.triggers if k.idempotency is not None]
+
+
+def check_idempotency(trigger: Trigger, catalog: Catalog) -> None:
+    """Refuse an idempotency answer the trigger's kind does not offer (same words as copier.yml)."""
+    if trigger.idempotency is None or catalog.trigger(trigger.kind).idempotency is not None:
+        return
+    raise TriggerScaffoldError(
+        f"trigger {trigger.name!r} ({trigger.kind}) takes no idempotency answer: only "
+        "at-least-once consumers do (" + ", ".join(idempotency_kinds(catalog)) + ")"
+    )
+
+
+def check_idempotency_fits_pattern(trigger: Trigger, pattern: str) -> None:
+    """Idempotency is generated for the functions of projects without a pattern so far."""
+    if trigger.idempotency and pattern != "none":
+        raise TriggerScaffoldError(
+            f"idempotency is generated only for projects without a pattern so far: trigger "
+            f"{trigger.name!r} would be an entry of pattern {pattern!r} (answer it off)"
+        )
+
+
+def with_default_idempotency(trigger: Trigger, catalog: Catalog, pattern: str) -> Trigger:
+    """The trigger with its kind's idempotency default when unanswered (no pattern only)."""
+    offer = catalog.trigger(trigger.kind).idempotency
+    if trigger.idempotency is not None or offer is None or pattern != "none":
+        return trigger
+    return replace(trigger, idempotency=offer.default)
+
+
+IDEMPOTENCY_VALUES = {"on": True, "off": False}
+
+
+def apply_idempotency_specs(
+    triggers: tuple[Trigger, ...], specs: list[str], catalog: Catalog
+) -> tuple[Trigger, ...]:
+    """Apply ``--idempotency NAME=on|off`` values to the triggers they name, checking each."""
+    given: dict[str, bool] = {}
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        if not sep or not name or value not in IDEMPOTENCY_VALUES:
+            raise TriggerScaffoldError(
+                f"--idempotency {spec!r}: write NAME=on or NAME=off, e.g. --idempotency orders=off"
+            )
+        if name not in {t.name for t in triggers}:
+            raise TriggerScaffoldError(
+                f"--idempotency {spec!r}: no trigger named {name!r}; triggers: "
+                + ", ".join(t.name for t in triggers)
+            )
+        given[name] = IDEMPOTENCY_VALUES[value]
+    result = tuple(
+        replace(t, idempotency=given[t.name]) if t.name in given else t for t in triggers
+    )
+    for trigger in result:
+        check_idempotency(trigger, catalog)
+    return result
 
 
 def apply_auth_specs(
@@ -210,9 +275,7 @@ def apply_auth_specs(
                 + ", ".join(t.name for t in triggers)
             )
         given[name] = mode
-    result = tuple(
-        Trigger(t.name, t.kind, given[t.name]) if t.name in given else t for t in triggers
-    )
+    result = tuple(replace(t, auth=given[t.name]) if t.name in given else t for t in triggers)
     for trigger in result:
         check_auth(trigger, catalog)
     return result
@@ -250,6 +313,8 @@ def validate(answers: Answers, catalog: Catalog) -> Answers:
         seen[trigger.name] = trigger.kind
         check_fits_pattern(trigger, pattern)
         check_auth(trigger, catalog)
+        check_idempotency(trigger, catalog)
+        check_idempotency_fits_pattern(trigger, pattern.id)
     if answers.runtime not in catalog.runtimes:
         raise TriggerScaffoldError(
             f"unknown runtime {answers.runtime!r}; choose one of: {', '.join(catalog.runtimes)}"
@@ -281,10 +346,14 @@ class Draft:
         """Fill every unanswered question with its default."""
         defaults = catalog.defaults
         triggers = self.triggers or (Trigger(defaults.trigger, defaults.trigger),)
+        pattern = _given(self.pattern, defaults.pattern)
         return Answers(
             project_name=_given(self.project_name, default_project_name),
-            triggers=tuple(with_default_auth(t, catalog) for t in triggers),
-            pattern=_given(self.pattern, defaults.pattern),
+            triggers=tuple(
+                with_default_idempotency(with_default_auth(t, catalog), catalog, pattern)
+                for t in triggers
+            ),
+            pattern=pattern,
             runtime=_given(self.runtime, defaults.runtime),
             architecture=_given(self.architecture, defaults.architecture),
             ci=_given(self.ci, defaults.ci),

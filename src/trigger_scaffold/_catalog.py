@@ -62,6 +62,20 @@ def _groups(data: list[dict[str, Any]] | None) -> tuple[StackGroup, ...]:
 
 
 @dataclass(frozen=True)
+class IdempotencyOffer:
+    """How a kind's function runs each business event once (Powertools Idempotency).
+
+    ``key`` is the JMESPath, over the record or event the business logic gets, of what
+    identifies one business event (``identifies`` says it in words); ``default`` whether a
+    trigger of the kind gets it unless answered.
+    """
+
+    key: str
+    identifies: str
+    default: bool
+
+
+@dataclass(frozen=True)
 class TriggerKind:
     """One event source that can invoke a Lambda function."""
 
@@ -91,6 +105,7 @@ class TriggerKind:
     auth_refusal: str | None = None
     # Auth modes of other API kinds that this one cannot offer, with the reason (one line).
     auth_mode_refusals: tuple[tuple[str, str], ...] = ()
+    idempotency: IdempotencyOffer | None = None
 
     @property
     def available(self) -> bool:
@@ -234,7 +249,14 @@ def _trigger(kind: str, data: dict[str, Any], cost: dict[str, int] | None) -> Tr
         auth_modes=tuple(data.get("auth", ())),
         auth_refusal=data.get("auth_refusal"),
         auth_mode_refusals=tuple(dict(data.get("auth_refusals", {})).items()),
+        idempotency=_idempotency(data.get("idempotency")),
     )
+
+
+def _idempotency(data: dict[str, Any] | None) -> IdempotencyOffer | None:
+    if data is None:
+        return None
+    return IdempotencyOffer(str(data["key"]), str(data["identifies"]), bool(data["default"]))
 
 
 def _pattern(pattern_id: str, data: dict[str, Any], costs: dict[str, Any]) -> Pattern:

@@ -16,6 +16,7 @@ from trigger_scaffold._answers import (
     Answers,
     Draft,
     apply_auth_specs,
+    apply_idempotency_specs,
     check_project_name,
     triggers_from_specs,
     validate,
@@ -35,6 +36,14 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _idempotency_kinds(catalog: Catalog, *, default: bool) -> list[str]:
+    return [
+        t.id
+        for t in catalog.triggers
+        if t.available and t.idempotency is not None and t.idempotency.default == default
+    ]
 
 
 def _build_parser(catalog: Catalog) -> argparse.ArgumentParser:
@@ -71,6 +80,19 @@ def _build_parser(catalog: Catalog) -> argparse.ArgumentParser:
         help="who may call API trigger NAME: iam (SigV4-signed requests, the default), jwt "
         "(tokens of a Cognito user pool or another issuer), api-key (REST api only: a usage "
         "plan's key, identification not authentication) or none (public); repeat per trigger",
+    )
+    new.add_argument(
+        "--idempotency",
+        dest="idempotency",
+        metavar="NAME=on|off",
+        action="append",
+        default=[],
+        help="whether at-least-once consumer NAME runs each business event once (Powertools "
+        "Idempotency on the project's DynamoDB table); default on for "
+        + ", ".join(_idempotency_kinds(catalog, default=True))
+        + ", off for "
+        + ", ".join(_idempotency_kinds(catalog, default=False))
+        + " (projects without a pattern); repeat per trigger",
     )
     new.add_argument(
         "--pattern",
@@ -141,7 +163,11 @@ def _interactive() -> bool:
 def _gather(args: argparse.Namespace, catalog: Catalog, dest: Path) -> Answers:
     draft = Draft(
         project_name=args.project_name,
-        triggers=apply_auth_specs(triggers_from_specs(args.triggers, catalog), args.auth, catalog),
+        triggers=apply_idempotency_specs(
+            apply_auth_specs(triggers_from_specs(args.triggers, catalog), args.auth, catalog),
+            args.idempotency,
+            catalog,
+        ),
         pattern=args.pattern,
         runtime=args.runtime,
         architecture=args.architecture,

@@ -28,6 +28,7 @@ from trigger_scaffold._answers import (
     check_trigger_name,
     free_name,
     with_default_auth,
+    with_default_idempotency,
 )
 from trigger_scaffold._catalog import Catalog, StackCost, parse_catalog
 from trigger_scaffold._errors import TriggerScaffoldError
@@ -57,7 +58,12 @@ class Project:
     def triggers(self) -> tuple[Trigger, ...]:
         """The project's triggers, in template order."""
         return tuple(
-            Trigger(str(t["name"]), str(t["kind"]), None if "auth" not in t else str(t["auth"]))
+            Trigger(
+                str(t["name"]),
+                str(t["kind"]),
+                None if "auth" not in t else str(t["auth"]),
+                None if "idempotency" not in t else bool(t["idempotency"]),
+            )
             for t in self.answers["triggers"]
         )
 
@@ -178,7 +184,9 @@ def plan_trigger(project: Project, kind: str, name: str | None, current: Catalog
     kinds = [t.kind for t in project.triggers]
     check_quotas(costs, pattern.id, [*kinds, kind], adding=kind)
     # Recorded, so the answer is visible in .copier-answers.yml (when that version has one).
-    return with_default_auth(Trigger(name, kind), known or current)
+    return with_default_idempotency(
+        with_default_auth(Trigger(name, kind), known or current), known or current, pattern.id
+    )
 
 
 def _run_copier_update(project: Project, data: dict[str, Any], vcs_ref: Any, quiet: bool) -> None:

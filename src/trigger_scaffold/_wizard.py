@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import textwrap
+from dataclasses import replace
 from typing import Any
 
 import questionary
@@ -213,6 +214,27 @@ def _ask_auth(
     return tuple(result)
 
 
+def _ask_idempotency(
+    asker: _Asker, triggers: tuple[Trigger, ...], catalog: Catalog, pattern: str
+) -> tuple[Trigger, ...]:
+    """Ask each at-least-once consumer whether it runs each business event once."""
+    if pattern != "none":
+        return triggers
+    result: list[Trigger] = []
+    for trigger in triggers:
+        offer = catalog.trigger(trigger.kind).idempotency
+        if trigger.idempotency is not None or offer is None:
+            result.append(trigger)
+            continue
+        on = asker.confirm(
+            f"Should '{trigger.name}' run each business event once, keyed on {offer.identifies}? "
+            "(Powertools Idempotency on a DynamoDB table)",
+            default=offer.default,
+        )
+        result.append(replace(trigger, idempotency=on))
+    return tuple(result)
+
+
 def _pattern_choice(pattern: Pattern, triggers: tuple[Trigger, ...]) -> Choice:
     """A pattern, offered only when it is generated and takes the triggers already given."""
     disabled: str | None = None
@@ -261,6 +283,7 @@ def ask(
     )
     triggers = draft.triggers or _ask_triggers(asker, catalog, catalog.pattern(pattern))
     triggers = _ask_auth(asker, triggers, catalog)
+    triggers = _ask_idempotency(asker, triggers, catalog, pattern)
     runtime = (
         draft.runtime
         if draft.runtime is not None

@@ -47,6 +47,24 @@ def seed_s3_objects(event: Any) -> None:
         _note(f"created s3://{bucket}/{key} in moto ({item.get('size', 0)} bytes)")
 
 
+def seed_idempotency_table(environment: dict[str, str]) -> None:
+    """Create the table a function records its business events in (IDEMPOTENCY_TABLE), as
+    template.yaml's IdempotencyStore declares it, when moto does not have it yet."""
+    name = environment.get("IDEMPOTENCY_TABLE")
+    if not name:
+        return
+    dynamodb = boto3.client("dynamodb")
+    if name in dynamodb.list_tables()["TableNames"]:
+        return
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    _note(f"created idempotency table {name} in moto")
+
+
 def seed_config_resource(event: Any) -> None:
     """Create the S3 bucket an oversized AWS Config notification names, so the handler's
     GetResourceConfigHistory finds it (moto's Config looks buckets up in moto's S3)."""
