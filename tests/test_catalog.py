@@ -51,6 +51,7 @@ DESIGN_IDS = [
     "iot",
     "iot-events",
     "sqs",
+    "sqs-fifo",
     "dynamodb",
     "kinesis",
 ]
@@ -76,7 +77,7 @@ def _copier_config() -> dict[str, object]:
 def test_catalog_holds_every_design_trigger_once() -> None:
     ids = [k.id for k in CATALOG.triggers]
     assert ids == DESIGN_IDS
-    assert len(set(ids)) == 25
+    assert len(set(ids)) == len(DESIGN_IDS)
 
 
 def test_catalog_holds_every_design_pattern() -> None:

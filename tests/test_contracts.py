@@ -4,6 +4,10 @@
   stream stops at the first failed record and reports it and every later record, because
   Lambda restarts the shard at the lowest reported sequence number: no later record may take
   effect before the failed one.
+- FIFO group order: every function that an event source mapping feeds from an SQS FIFO
+  queue stops a message group at its first failed message and reports it and every later
+  message of that group, unprocessed, while the other groups are processed: SQS redelivers
+  the reported messages in order, so no later message of a group takes effect first.
 - Optional fields: every kind's handler runs on its sample events with the fields AWS may
   leave out (the catalog's ``optional_fields``) removed, without a KeyError, TypeError or
   AttributeError (raised, logged, or turned into a batch item failure).
@@ -369,6 +373,145 @@ def test_stream_order_check_fails_on_a_handler_that_processes_past_a_failure(
     assert any("not the failed record and every later one" in p for p in problems), problems
 
 
+# --- FIFO group order ---------------------------------------------------------------------
+
+
+def fifo_consumers(project: Path) -> list[Function]:
+    """Every function an event source mapping feeds from an SQS FIFO queue."""
+    functions, resources = _functions(project)
+    found = []
+    for resource in resources.values():
+        if resource["Type"] != "AWS::Lambda::EventSourceMapping":
+            continue
+        props = resource["Properties"]
+        arn = props.get("EventSourceArn")
+        if not (isinstance(arn, dict) and "Fn::GetAtt" in arn):
+            continue
+        queue = resources.get(arn["Fn::GetAtt"][0], {})
+        if queue.get("Type") != "AWS::SQS::Queue":
+            continue
+        if str(queue["Properties"].get("FifoQueue")).lower() != "true":
+            continue
+        target = _target(resources, props["FunctionName"])
+        assert target in functions, f"FIFO queue mapping to {target}, not a function with code"
+        found.append(functions[target])
+    return found
+
+
+def _group(record: dict[str, Any]) -> str:
+    return str(record["attributes"]["MessageGroupId"])
+
+
+def fifo_order_violations(function: Function) -> list[str]:
+    """How ``function`` breaks per-group order on its sample batch; empty when it keeps it."""
+    kind = function.kind()
+    logic = CATALOG.trigger(kind).business_logic if kind else None
+    if logic is None:
+        return [f"{function.name}: no business_logic in the catalog for kind {kind!r}"]
+    batches = [
+        e
+        for e in function.sample_events().values()
+        if any("MessageGroupId" in r.get("attributes", {}) for r in e.get("Records", []))
+    ]
+    if not batches:
+        return [f"{function.name}: no sample FIFO batch in events/"]
+    problems = []
+    with loaded(function) as module:
+        handler = getattr(module, function.handler_name)
+        calls: list[int] = []
+
+        def record(*_: Any, **__: Any) -> None:
+            calls.append(1)
+
+        def fail_first(*_: Any, **__: Any) -> None:
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("first message fails")
+
+        for batch in batches:
+            module.__dict__[logic] = record
+            # The messages the handler accepts: drop the first reported one until none is.
+            records = list(batch["Records"])
+            for _ in batch["Records"]:
+                reported = _reported(handler({**batch, "Records": records}, _Context()))
+                records = [r for r in records if not reported or r["messageId"] != reported[0]]
+            first = [r for r in records if _group(r) == _group(records[0])] if records else []
+            others = [r for r in records if r not in first]
+            if len(first) < 2 or not others:
+                problems.append(
+                    f"{function.name}: sample batch needs a group of >= 2 good messages and "
+                    "another group"
+                )
+                continue
+            event = {**batch, "Records": records}
+            calls.clear()
+            clean = _reported(handler(event, _Context()))
+            if clean or len(calls) != len(records):
+                problems.append(
+                    f"{function.name}: clean batch reported {clean} and called {logic} "
+                    f"{len(calls)} times for {len(records)} messages"
+                )
+                continue
+            calls.clear()
+            module.__dict__[logic] = fail_first
+            try:
+                response = handler(event, _Context())
+            except Exception as error:  # noqa: BLE001 - any raise is the finding
+                problems.append(f"{function.name}: raised {error!r} instead of reporting")
+                continue
+            if len(calls) > 1 + len(others):
+                problems.append(f"{function.name}: later message(s) of the failed group processed")
+            if len(calls) < 1 + len(others):
+                problems.append(f"{function.name}: other groups not processed")
+            if _reported(response) != [r["messageId"] for r in first]:
+                problems.append(
+                    f"{function.name}: reported {_reported(response)}, not the failed message "
+                    "and every later one of its group, alone"
+                )
+    return problems
+
+
+@pytest.mark.skipif("sqs-fifo" not in KINDS, reason="narrowed with TS_KINDS")
+@pytest.mark.parametrize(
+    ("generated", "defective", "finding"),
+    [
+        # Powertools' plain BatchProcessor: every message is processed, failed group or not.
+        (
+            "processor = SqsFifoPartialProcessor(skip_group_on_error=True)",
+            "processor = BatchProcessor(event_type=EventType.SQS)",
+            "later message(s) of the failed group processed",
+        ),
+        # The FIFO processor without skip_group_on_error: the first failure stops every group
+        # (here the batch's first message, so Powertools fails the whole batch).
+        ("skip_group_on_error=True", "skip_group_on_error=False", "instead of reporting"),
+    ],
+    ids=["batch-processor", "whole-batch"],
+)
+def test_fifo_order_check_fails_on_a_handler_that_breaks_group_order(
+    render: Callable[[str, list[str]], Path],
+    tmp_path: Path,
+    generated: str,
+    defective: str,
+    finding: str,
+) -> None:
+    project = tmp_path / "sqs-fifo"
+    shutil.copytree(render("sqs-fifo", ["--trigger", "sqs-fifo"]), project)
+    [function] = fifo_consumers(project)
+    assert fifo_order_violations(function) == []
+    handler = function.directory / function.module_file
+    text = handler.read_text()
+    assert generated in text
+    text = text.replace(generated, defective).replace(
+        "    SqsFifoPartialProcessor,\n",
+        "    BatchProcessor,\n    EventType,\n    SqsFifoPartialProcessor,\n",
+    )
+    handler.write_text(text)
+
+    problems = fifo_order_violations(function)
+
+    assert any(finding in p for p in problems), problems
+
+
 # --- Optional fields and metric dimensions ------------------------------------------------
 
 _CRASH = re.compile(r"\b(KeyError|TypeError|AttributeError)\b")
@@ -492,12 +635,17 @@ def trigger_functions(project: Path) -> list[tuple[Function, str]]:
 def test_handlers_keep_their_contracts(
     render: Callable[[str, list[str]], Path], spec_id: str, args: list[str]
 ) -> None:
-    """Stream order, optional fields and metric dimensions, on one rendered project."""
+    """Stream and FIFO order, optional fields and metric dimensions, on one project."""
     project = render(spec_id, args)
     problems = [
         problem
         for function, source in stream_consumers(project)
         for problem in stream_order_violations(function, source)
+    ]
+    problems += [
+        problem
+        for function in fifo_consumers(project)
+        for problem in fifo_order_violations(function)
     ]
     problems += [
         problem
