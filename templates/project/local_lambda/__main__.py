@@ -15,7 +15,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .aws import deployed_resources, fake_aws
 from .runtime import LocalFunction
 from .server import LocalApi, api_of
-from .standins import custom_resource_listener, seed_config_resource, seed_s3_objects
+from .standins import (
+    custom_resource_listener,
+    seed_config_resource,
+    seed_rotation_secret,
+    seed_s3_objects,
+)
 from .template import Function, Template, stack_name
 
 ROOT = Path.cwd()
@@ -125,6 +130,7 @@ def _invoke(template: Template, args: argparse.Namespace) -> int:
     else:
         seed_s3_objects(event)
         seed_config_resource(event)
+        seed_rotation_secret(event)
         with custom_resource_listener(event):
             outcome = LocalFunction(template, function).invoke(event)
     print(json.dumps(outcome.error if outcome.error else outcome.response, indent=2, default=str))
