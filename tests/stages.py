@@ -387,6 +387,7 @@ STATEFUL = {
     "AWS::EFS::FileSystem",
     "AWS::RDS::DBCluster",
     "AWS::RDS::DBInstance",
+    "AWS::SecretsManager::Secret",
 }
 
 

@@ -38,6 +38,7 @@ DESIGN_IDS = [
     "s3-batch",
     "connect",
     "lex",
+    "secrets-rotation",
     "s3",
     "sns",
     "ses",

@@ -50,6 +50,7 @@ USES_KEY: dict[str, Callable[[dict[str, Any]], bool]] = {
     ),
     "AWS::Logs::LogGroup": lambda p: p.get("KmsKeyId") == KEY,
     "AWS::Events::Archive": lambda p: p.get("KmsKeyIdentifier") == KEY,
+    "AWS::SecretsManager::Secret": lambda p: p.get("KmsKeyId") == KEY,
 }
 
 

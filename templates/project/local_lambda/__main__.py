@@ -19,6 +19,7 @@ from .standins import (
     custom_resource_listener,
     seed_config_resource,
     seed_idempotency_table,
+    seed_rotation_secret,
     seed_s3_objects,
 )
 from .template import Function, Template, stack_name
@@ -131,6 +132,7 @@ def _invoke(template: Template, args: argparse.Namespace) -> int:
         seed_s3_objects(event)
         seed_config_resource(event)
         seed_idempotency_table(template.environment(function))
+        seed_rotation_secret(event)
         with custom_resource_listener(event):
             outcome = LocalFunction(template, function).invoke(event)
     print(json.dumps(outcome.error if outcome.error else outcome.response, indent=2, default=str))

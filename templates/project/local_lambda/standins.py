@@ -1,16 +1,20 @@
 """What stands in for AWS around an invocation under moto.
 
 Sample events name objects and endpoints that exist only in AWS: the object an S3 event
-reports is created in moto first, and a custom resource's ResponseURL points at a loopback
-listener that prints what CloudFormation would receive. API operations moto does not
+reports, and the secret a rotation event names, are created in moto first, and a custom
+resource's ResponseURL points at a loopback listener that prints what CloudFormation would
+receive. API operations moto does not
 implement get a placeholder answer shaped like AWS's, with a warning.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import sys
 import threading
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -74,6 +78,55 @@ def seed_config_resource(event: Any) -> None:
     if summary.get("resourceType") == "AWS::S3::Bucket":
         _create_bucket(boto3.client("s3"), summary["resourceName"])
         _note(f"created bucket {summary['resourceName']} in moto for AWS Config")
+
+
+def seed_rotation_secret(event: Any) -> None:
+    """Create the secret a rotation event names, with the event's version staged for rotation
+    as Secrets Manager stages it before createSecret (and, for a later step, the pending
+    value createSecret stored), and give the event the ARN moto assigned."""
+    if not (isinstance(event, dict) and {"Step", "SecretId", "ClientRequestToken"} <= set(event)):
+        return
+    # Installed with the moto extras of projects that rotate a secret.
+    from moto.awslambda.models import LambdaBackend
+
+    client = boto3.client("secretsmanager")
+    name = str(event["SecretId"]).split(":secret:")[-1].rsplit("-", 1)[0]
+    value = {"username": "local", "password": "L" * 32}
+    arn = client.create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
+    event["SecretId"] = arn
+
+    class Staged(Exception):
+        """RotateSecret staged the version and turned rotation on: stop before any step."""
+
+    def stop(*_: Any, **__: Any) -> None:
+        raise Staged
+
+    role = boto3.client("iam").create_role(RoleName="local-rotation", AssumeRolePolicyDocument="{}")
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "")
+    function = boto3.client("lambda").create_function(
+        FunctionName="local-rotation",
+        Runtime="python3.13",
+        Role=role["Role"]["Arn"],
+        Handler="handler.lambda_handler",
+        Code={"ZipFile": code.getvalue()},
+    )["FunctionArn"]
+    with mock.patch.object(LambdaBackend, "invoke", stop), contextlib.suppress(Staged):
+        client.rotate_secret(
+            SecretId=arn,
+            ClientRequestToken=event["ClientRequestToken"],
+            RotationLambdaARN=function,
+            RotationRules={"AutomaticallyAfterDays": 30},
+        )
+    if event["Step"] != "createSecret":
+        client.put_secret_value(
+            SecretId=arn,
+            ClientRequestToken=event["ClientRequestToken"],
+            SecretString=json.dumps({**value, "password": "P" * 32}),
+            VersionStages=["AWSPENDING"],
+        )
+    _note(f"created secret {name} in moto, version {event['ClientRequestToken']} AWSPENDING")
 
 
 def _create_bucket(s3: Any, bucket: str) -> None:
