@@ -10,6 +10,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -112,3 +113,54 @@ def new_project(tmp_path: Path) -> Callable[..., Path]:
         return dest
 
     return make
+
+
+def new_answers(*args: str, name: str = "demo-svc") -> dict[str, Any]:
+    """The answers ``trigger-scaffold new NAME --no-input ARGS`` renders, as copier data.
+
+    Parsed, completed and checked by the CLI's own code, so a render with these answers is
+    the project ``new`` makes (``test_copie.py`` compares the two).
+    """
+    from trigger_scaffold._answers import validate
+    from trigger_scaffold._cli import _build_parser, _gather
+    from trigger_scaffold._quotas import check_quotas
+
+    catalog = load_catalog()
+    parsed = _build_parser(catalog).parse_args(["new", name, "--no-input", *args])
+    answers = validate(_gather(parsed, catalog, Path(name)), catalog)
+    check_quotas(catalog, answers.pattern, [t.kind for t in answers.triggers])
+    return answers.as_data()
+
+
+@pytest.fixture(scope="session")
+def bundled_template(scaffold_home: Path) -> Path:
+    """The template repository ``new`` renders from in this session (``scaffold_home``'s)."""
+    from trigger_scaffold._speedups import speed_up_copier
+    from trigger_scaffold._template import ensure_template_repo
+
+    speed_up_copier()  # as `new` does: the same output, rendered faster
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRIGGER_SCAFFOLD_HOME", str(scaffold_home))
+        return ensure_template_repo()
+
+
+@pytest.fixture(scope="session")
+def rendered_once(copie_session: Any, bundled_template: Path) -> Callable[..., Path]:
+    """pytest-copie's render of ``new --no-input ARGS``, made once per session and shared.
+
+    Read it, run gates in it, or copy it before changing anything: other tests get the same
+    directory for the same arguments.
+    """
+    projects: dict[tuple[str, ...], Path] = {}
+
+    def render(*args: str, name: str = "demo-svc") -> Path:
+        key = (name, *args)
+        if key not in projects:
+            result = copie_session.copy(
+                extra_answers=new_answers(*args, name=name), template_dir=bundled_template
+            )
+            assert result.exit_code == 0, f"{args}: {result.exception}"
+            projects[key] = result.project_dir
+        return projects[key]
+
+    return render

@@ -1,4 +1,10 @@
-"""add-trigger and update: user edits survive, conflicts are surfaced, refusals change nothing."""
+"""add-trigger and update: user edits survive, conflicts are surfaced, refusals change nothing.
+
+Projects are rendered with pytest-copie, with the answers ``new --no-input`` parses from its
+flags: the ones of the bundled template once per session (each test commits a copy), the
+ones of a throwaway template per test. Plain copier updates go through the plugin's
+``update``, or copier's API where an answer changes (the plugin's keeps the recorded ones).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,17 @@ import filecmp
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
-from conftest import run_cli
+from conftest import new_answers, run_cli
 from gates import gate_failures
+from pytest_copie.plugin import Result
 
+from trigger_scaffold._speedups import forget_clones
 from trigger_scaffold._template import git
 
 HANDLER_EDIT = '\n\ndef my_helper() -> str:\n    """Written by the user."""\n    return "mine"\n'
@@ -43,12 +53,28 @@ def status(project: Path) -> str:
     return git("status", "--porcelain", "--untracked-files=all", cwd=project)
 
 
-def make_project(parent: Path, *args: str, name: str = "svc") -> Path:
-    result = cli("new", str(parent / name), "--no-input", "-q", *args, cwd=parent)
-    assert result.returncode == 0, result.stderr
-    project = parent / name
+def commit_generated(project: Path) -> Path:
+    """What ``new`` does after rendering (a repository of the project's own), then a commit."""
+    git("-c", "init.defaultBranch=main", "init", "--quiet", cwd=project)
     commit_all(project, "Generated")
     return project
+
+
+MakeProject = Callable[..., Path]
+# What the render matrix's gates leave in a shared render; git ignores them too.
+CACHES = shutil.ignore_patterns("__pycache__", ".ruff_cache", ".pytest_cache")
+
+
+@pytest.fixture
+def make_project(rendered_once: Callable[..., Path], tmp_path: Path) -> MakeProject:
+    """A committed copy of ``new --no-input ARGS``'s project, rendered once per session."""
+
+    def make(*args: str, name: str = "svc") -> Path:
+        project = tmp_path / name
+        shutil.copytree(rendered_once(*args, name=name), project, ignore=CACHES)
+        return commit_generated(project)
+
+    return make
 
 
 def edit_like_a_user(project: Path, function: str) -> None:
@@ -68,14 +94,23 @@ def assert_user_edits_intact(project: Path, function: str) -> None:
     assert OWN_RESOURCE in (project / "template.yaml").read_text()
 
 
+def tree(root: Path) -> set[str]:
+    """A project's files, relative to it, without its git repository."""
+    return {
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
+
+
 def assert_gates(project: Path) -> None:
     failures = gate_failures(project)
     assert not failures, "\n".join(failures)
 
 
 @pytest.mark.matrix
-def test_add_trigger_keeps_user_edits(tmp_path: Path) -> None:
-    project = make_project(tmp_path, "--trigger", "api")
+def test_add_trigger_keeps_user_edits(make_project: MakeProject) -> None:
+    project = make_project("--trigger", "api")
     edit_like_a_user(project, "api")
 
     result = cli("add-trigger", "sqs", "--name", "orders", cwd=project)
@@ -101,8 +136,8 @@ def test_add_trigger_keeps_user_edits(tmp_path: Path) -> None:
     assert_gates(project)
 
 
-def test_add_trigger_pins_the_template_version(tmp_path: Path) -> None:
-    project = make_project(tmp_path, "--trigger", "sqs:orders")
+def test_add_trigger_pins_the_template_version(make_project: MakeProject, tmp_path: Path) -> None:
+    project = make_project("--trigger", "sqs:orders")
     before = yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"]
     assert cli("add-trigger", "sqs", cwd=project).returncode == 0
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
@@ -120,32 +155,50 @@ def test_add_trigger_pins_the_template_version(tmp_path: Path) -> None:
     }
 
 
-def test_add_trigger_on_a_plain_copier_project(tmp_path: Path, template_repo: Path) -> None:
-    copier = Path(sys.executable).parent / "copier"
-    subprocess.run(
-        [
-            str(copier),
-            "copy",
-            "--quiet",
-            "--defaults",
-            "--vcs-ref",
-            "HEAD",
-            "--data",
-            "project_name=demo",
-            "--data",
-            "triggers=[{name: orders, kind: sqs}]",
-            str(template_repo),
-            str(tmp_path / "demo"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    project = tmp_path / "demo"
+def test_add_trigger_on_a_plain_copier_project(copie: Any, template_repo: Path) -> None:
+    """A copier copy with the fewest answers, the rest copier.yml's defaults, not the CLI's."""
+    answers = {"project_name": "demo", "triggers": [{"name": "orders", "kind": "sqs"}]}
+    result = copie.copy(extra_answers=answers, template_dir=template_repo)
+    assert result.exit_code == 0, result.exception
+    project = result.project_dir
     git("init", "--quiet", cwd=project)
     commit_all(project, "copier copy")
     result = cli("add-trigger", "sqs", "--name", "refunds", cwd=project)
     assert result.returncode == 0, result.stderr
     assert (project / "functions" / "refunds" / "app.py").is_file()
+
+
+def test_add_trigger_is_a_copier_update_with_one_more_trigger(
+    make_project: MakeProject, tmp_path: Path
+) -> None:
+    """DESIGN: add-trigger changes the file tree as copier's update of the project's own
+    template commit does with the ``triggers`` answer extended. Copier's API, as pytest-copie's
+    update keeps every recorded answer."""
+    from copier import VcsRef, run_update
+
+    project = make_project("--trigger", "sqs:orders")
+    by_copier = tmp_path / "by-copier"
+    shutil.copytree(project, by_copier)
+
+    assert cli("add-trigger", "s3", "--name", "uploads", cwd=project).returncode == 0
+    triggers = [{"name": "orders", "kind": "sqs"}, {"name": "uploads", "kind": "s3"}]
+    run_update(
+        by_copier,
+        data={"triggers": triggers},
+        defaults=True,
+        overwrite=True,
+        quiet=True,
+        unsafe=True,
+        vcs_ref=VcsRef.CURRENT,
+    )
+
+    assert tree(project) == tree(by_copier)
+    different = [
+        rel
+        for rel in sorted(tree(project))
+        if not filecmp.cmp(project / rel, by_copier / rel, shallow=False)
+    ]
+    assert different == []
 
 
 # --- template upgrades -------------------------------------------------------------------
@@ -161,13 +214,25 @@ def release_v2(repo: Path) -> None:
     git("tag", "v2.0.0", cwd=repo)
 
 
-def new_from(template: Path, parent: Path, name: str = "svc") -> Path:
-    return make_project(parent, "--trigger", "sqs:orders", "--template", str(template), name=name)
+@pytest.fixture
+def new_from(copie: Any) -> Callable[[Path], Path]:
+    """A committed project of ``new --trigger sqs:orders --template TEMPLATE`` (its newest tag)."""
+
+    def make(template: Path) -> Path:
+        forget_clones()  # the template has moved on since this process last cloned its HEAD
+        answers = new_answers("--trigger", "sqs:orders", name="svc")
+        result = copie.copy(extra_answers=answers, template_dir=template)
+        assert result.exit_code == 0, result.exception
+        return commit_generated(result.project_dir)
+
+    return make
 
 
 @pytest.mark.matrix
-def test_update_merges_template_changes_and_keeps_edits(tmp_path: Path, template_v1: Path) -> None:
-    project = new_from(template_v1, tmp_path)
+def test_update_merges_template_changes_and_keeps_edits(
+    new_from: Callable[[Path], Path], template_v1: Path
+) -> None:
+    project = new_from(template_v1)
     edit_like_a_user(project, "orders")
     release_v2(template_v1)
 
@@ -184,20 +249,12 @@ def test_update_merges_template_changes_and_keeps_edits(tmp_path: Path, template
 
 
 def test_update_of_an_unedited_project_equals_a_fresh_copy(
-    tmp_path: Path, template_v1: Path
+    new_from: Callable[[Path], Path], template_v1: Path
 ) -> None:
-    project = new_from(template_v1, tmp_path, name="svc")
+    project = new_from(template_v1)
     release_v2(template_v1)
     assert cli("update", cwd=project).returncode == 0
-    (tmp_path / "elsewhere").mkdir()
-    fresh = new_from(template_v1, tmp_path / "elsewhere", name="svc")
-
-    def tree(root: Path) -> set[str]:
-        return {
-            str(p.relative_to(root))
-            for p in root.rglob("*")
-            if p.is_file() and ".git" not in p.relative_to(root).parts
-        }
+    fresh = new_from(template_v1)
 
     assert tree(project) == tree(fresh)
     for rel in sorted(tree(project) - {".copier-answers.yml"}):
@@ -214,25 +271,25 @@ def test_update_of_an_unedited_project_equals_a_fresh_copy(
     ]
 
 
-def test_plain_copier_update_does_the_same(tmp_path: Path, template_v1: Path) -> None:
-    project = new_from(template_v1, tmp_path)
+def test_plain_copier_update_does_the_same(
+    copie: Any, new_from: Callable[[Path], Path], template_v1: Path
+) -> None:
+    """copier's own update, as pytest-copie runs it, merges as ``update`` does."""
+    project = new_from(template_v1)
     edit_like_a_user(project, "orders")
     release_v2(template_v1)
-    copier = Path(sys.executable).parent / "copier"
-    result = subprocess.run(
-        [str(copier), "update", "--defaults", "--quiet"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    forget_clones()
+    result = copie.update(Result(project_dir=project))
+    assert result.exit_code == 0, result.exception
+    assert result.answers["triggers"] == [{"name": "orders", "kind": "sqs"}]
     assert "MemorySize: 512" in (project / "template.yaml").read_text()
     assert_user_edits_intact(project, "orders")
 
 
-def test_conflict_is_reported_and_never_committed(tmp_path: Path, template_v1: Path) -> None:
-    project = new_from(template_v1, tmp_path)
+def test_conflict_is_reported_and_never_committed(
+    new_from: Callable[[Path], Path], template_v1: Path
+) -> None:
+    project = new_from(template_v1)
     template = project / "template.yaml"
     template.write_text(template.read_text().replace("MemorySize: 256", "MemorySize: 1024"))
     commit_all(project, "More memory, my way")
@@ -281,8 +338,8 @@ def assert_refused(result: subprocess.CompletedProcess[str], message: str) -> No
 
 
 @pytest.fixture
-def committed(tmp_path: Path) -> Path:
-    return make_project(tmp_path, "--trigger", "sqs:orders")
+def committed(make_project: MakeProject) -> Path:
+    return make_project("--trigger", "sqs:orders")
 
 
 REFUSALS = {
@@ -312,8 +369,8 @@ def test_refuses_outside_a_project(tmp_path: Path) -> None:
         assert_refused(cli(*args, cwd=tmp_path), "not inside a generated project")
 
 
-def test_refuses_without_git(tmp_path: Path) -> None:
-    project = make_project(tmp_path, "--trigger", "sqs")
+def test_refuses_without_git(make_project: MakeProject) -> None:
+    project = make_project("--trigger", "sqs")
     shutil.rmtree(project / ".git")
     before = sorted(p.name for p in project.iterdir())
     assert_refused(cli("add-trigger", "s3", cwd=project), "not in a git repository")
@@ -321,7 +378,7 @@ def test_refuses_without_git(tmp_path: Path) -> None:
 
 
 def test_refuses_a_kind_the_project_template_does_not_know(
-    tmp_path: Path, template_v1: Path
+    new_from: Callable[[Path], Path], template_v1: Path
 ) -> None:
     catalog = template_v1 / "templates" / "catalog.yml"
     text = catalog.read_text()
@@ -331,7 +388,7 @@ def test_refuses_a_kind_the_project_template_does_not_know(
     )
     git("commit", "--quiet", "--all", "--message", "v1.1 without kinesis", cwd=template_v1)
     git("tag", "v1.1.0", cwd=template_v1)
-    project = new_from(template_v1, tmp_path)
+    project = new_from(template_v1)
     assert_refused(cli("add-trigger", "kinesis", cwd=project), "run `trigger-scaffold update`")
     assert status(project) == ""
 
@@ -355,8 +412,8 @@ def test_refuses_a_tampered_answers_file(committed: Path, content: str, message:
 # --- what the commands say ---------------------------------------------------------------
 
 
-def test_add_trigger_takes_kind_colon_name_as_new_does(tmp_path: Path) -> None:
-    project = make_project(tmp_path, "--trigger", "sqs:orders")
+def test_add_trigger_takes_kind_colon_name_as_new_does(make_project: MakeProject) -> None:
+    project = make_project("--trigger", "sqs:orders")
     result = cli("add-trigger", "sqs:payments", cwd=project)
     assert result.returncode == 0, result.stderr
     assert (project / "functions" / "payments" / "app.py").is_file()
@@ -370,8 +427,8 @@ def test_add_trigger_takes_kind_colon_name_as_new_does(tmp_path: Path) -> None:
     assert status(project) == ""
 
 
-def test_update_with_nothing_to_do_says_only_that(tmp_path: Path) -> None:
-    project = make_project(tmp_path, "--trigger", "sqs")
+def test_update_with_nothing_to_do_says_only_that(make_project: MakeProject) -> None:
+    project = make_project("--trigger", "sqs")
     result = cli("update", cwd=project)
     assert result.returncode == 0, result.stderr
     assert "Already at the newest template" in result.stderr
@@ -381,13 +438,13 @@ def test_update_with_nothing_to_do_says_only_that(tmp_path: Path) -> None:
     assert status(project) == ""
 
 
-def test_one_version_everywhere(tmp_path: Path) -> None:
+def test_one_version_everywhere(make_project: MakeProject) -> None:
     """--version, the answers file and copier's own messages name the same release."""
     from trigger_scaffold import __version__
 
     version = cli("--version").stdout.split()[-1]
     assert version == __version__
-    project = make_project(tmp_path, "--trigger", "sqs")
+    project = make_project("--trigger", "sqs")
     assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"] == version
     result = cli("update", cwd=project)
     assert f"template version {version}" in result.stderr

@@ -3,6 +3,9 @@
 cfn-lint on template.yaml, the SAM transform + cfn-lint on its output, ruff format/check with
 the project's settings, and the project's own pytest without AWS configuration.
 Narrow it with ``TS_KINDS=sqs,s3`` or ``-k``.
+
+Projects are rendered by pytest-copie's ``copie_session`` with the answers ``new --no-input``
+parses from the same flags (``conftest.rendered_once``), each once per test process.
 """
 
 from __future__ import annotations
@@ -29,12 +32,12 @@ def _assert_gates(project: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_each_kind_alone(new_project: Callable[..., Path], kind: str) -> None:
-    _assert_gates(new_project("--trigger", kind))
+def test_each_kind_alone(rendered_once: Callable[..., Path], kind: str) -> None:
+    _assert_gates(rendered_once("--trigger", kind))
 
 
-def test_issue_combination(new_project: Callable[..., Path]) -> None:
-    project = new_project(
+def test_issue_combination(rendered_once: Callable[..., Path]) -> None:
+    project = rendered_once(
         "--trigger",
         "api",
         "--trigger",
@@ -63,10 +66,10 @@ TWICE_GROUPS = [KINDS[i : i + 8] for i in range(0, len(KINDS), 8)]
 
 @pytest.mark.parametrize("group", TWICE_GROUPS, ids=lambda group: f"{group[0]}..{group[-1]}")
 def test_every_kind_twice_in_one_project(
-    new_project: Callable[..., Path], group: list[str]
+    rendered_once: Callable[..., Path], group: list[str]
 ) -> None:
     args = [arg for kind in group for arg in ("--trigger", kind, "--trigger", f"{kind}:{kind}-2")]
-    _assert_gates(new_project(*args))
+    _assert_gates(rendered_once(*args))
 
 
 @pytest.mark.parametrize(
@@ -74,9 +77,9 @@ def test_every_kind_twice_in_one_project(
     [("python3.11", "x86_64"), ("python3.12", "arm64"), ("python3.14", "x86_64")],
 )
 def test_runtime_and_architecture(
-    new_project: Callable[..., Path], runtime: str, architecture: str
+    rendered_once: Callable[..., Path], runtime: str, architecture: str
 ) -> None:
-    project = new_project(
+    project = rendered_once(
         "--trigger",
         "sqs",
         "--trigger",
@@ -92,9 +95,9 @@ def test_runtime_and_architecture(
     _assert_gates(project)
 
 
-def test_sample_events_satisfy_powertools_models(new_project: Callable[..., Path]) -> None:
+def test_sample_events_satisfy_powertools_models(rendered_once: Callable[..., Path]) -> None:
     catalog = load_catalog()
-    project = new_project(*[arg for kind in KINDS for arg in ("--trigger", kind)])
+    project = rendered_once(*[arg for kind in KINDS for arg in ("--trigger", kind)])
     checked = 0
     for kind in KINDS:
         item = catalog.trigger(kind)
@@ -109,7 +112,7 @@ def test_sample_events_satisfy_powertools_models(new_project: Callable[..., Path
 
 @pytest.mark.parametrize(("spec", "args"), WHOLE, ids=[spec for spec, _ in WHOLE])
 def test_generated_imports_are_covered_by_requirements(
-    new_project: Callable[..., Path], spec: str, args: list[str]
+    rendered_once: Callable[..., Path], spec: str, args: list[str]
 ) -> None:
     """Handlers and tests import only what requirements-dev.txt installs, at our pinned versions."""
     import ast
@@ -117,7 +120,7 @@ def test_generated_imports_are_covered_by_requirements(
     import sys
     from importlib import metadata
 
-    project = new_project(*args)
+    project = rendered_once(*args)
     pins = {}
     for line in (project / "requirements-dev.txt").read_text().splitlines():
         line = line.split("#")[0].strip()
@@ -165,7 +168,7 @@ def test_generated_imports_are_covered_by_requirements(
 
 
 @pytest.mark.parametrize("length", ["shortest", "longest"])
-def test_name_lengths(new_project: Callable[..., Path], length: str) -> None:
+def test_name_lengths(rendered_once: Callable[..., Path], length: str) -> None:
     """Generated code is formatted and linted whatever the names' lengths (lines wrap)."""
     import string
 
@@ -178,4 +181,4 @@ def test_name_lengths(new_project: Callable[..., Path], length: str) -> None:
     args = [
         a for kind, name in zip(KINDS, names, strict=True) for a in ("--trigger", f"{kind}:{name}")
     ]
-    _assert_gates(new_project(*args, "--project-name", project_name))
+    _assert_gates(rendered_once(*args, "--project-name", project_name))

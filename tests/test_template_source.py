@@ -8,11 +8,13 @@ import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from gates import gate_failures
 
+from trigger_scaffold._speedups import forget_clones
 from trigger_scaffold._template import TEMPLATE_ENTRIES, git, sync_template_repo, template_root
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,34 +63,92 @@ def test_mirror_commits_only_when_the_template_changes(tmp_path: Path) -> None:
     assert git("status", "--porcelain", cwd=repo).strip() == ""
 
 
-def test_plain_copier_copy_without_trust(tmp_path: Path, template_repo: Path) -> None:
-    """DESIGN: `copier copy --defaults --data ...` works on the repo without --trust."""
-    template = template_repo
-    dest = tmp_path / "demo"
-    copier = Path(sys.executable).parent / "copier"
-    result = subprocess.run(
-        [
-            str(copier),
-            "copy",
-            "--defaults",
-            "--data",
-            "project_name=demo",
-            "--data",
-            "triggers=[{name: orders, kind: sqs}]",
-            "--data",
-            "pattern=none",
-            str(template),
-            str(dest),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert (dest / "functions" / "orders" / "app.py").is_file()
-    assert _answers(dest)["_commit"]
-    failures = gate_failures(dest)
+# DESIGN decision 5: the template must not need --trust. pytest-copie renders and updates with
+# copier's `unsafe`, so it cannot see a template that does: this is the one test that runs
+# copier as users do, without it.
+ANSWERS = ["project_name=demo", "triggers=[{name: orders, kind: sqs}]", "pattern=none"]
+NEXT_RELEASE = "\nA line that release 2.0.0 of the template added.\n"
+
+
+def copier(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The copier command users run, without --trust."""
+    command = [str(Path(sys.executable).parent / "copier"), *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def release(template: Path, tag: str, copier_yml_addition: str = "") -> None:
+    """Commit a template change (and ``copier_yml_addition``) as release ``tag``."""
+    readme = template / "templates" / "project" / "README.md.jinja"
+    readme.write_text(readme.read_text() + NEXT_RELEASE)
+    with (template / "copier.yml").open("a") as handle:
+        handle.write(copier_yml_addition)
+    git("commit", "--quiet", "--all", "--message", tag, cwd=template)
+    git("tag", tag, cwd=template)
+
+
+def copy_and_update_without_trust(template: Path, project: Path, *, addition: str = "") -> str:
+    """``copier copy`` of ``template``'s release, then ``copier update`` to its next one that
+    adds ``addition`` to copier.yml, both without --trust; what failed, or nothing."""
+    data = [arg for answer in ANSWERS for arg in ("--data", answer)]
+    copied = copier("copy", "--defaults", *data, str(template), str(project))
+    if copied.returncode != 0:
+        return f"copier copy exited {copied.returncode}: {copied.stderr}"
+    git("init", "--quiet", cwd=project)
+    git("add", "--all", cwd=project)
+    git("commit", "--quiet", "--message", "copier copy", cwd=project)
+    release(template, "v2.0.0", addition)
+    updated = copier("update", "--defaults", cwd=project)
+    if updated.returncode != 0:
+        return f"copier update exited {updated.returncode}: {updated.stderr}"
+    return ""
+
+
+def test_plain_copier_needs_no_trust(tmp_path: Path, template_v1: Path) -> None:
+    """DESIGN: `copier copy --defaults --data ...` and `copier update` work without --trust."""
+    project = tmp_path / "demo"
+    assert copy_and_update_without_trust(template_v1, project) == ""
+    assert (project / "functions" / "orders" / "app.py").is_file()
+    assert _answers(project)["_commit"] == "v2.0.0"
+    assert NEXT_RELEASE in (project / "README.md").read_text()
+    failures = gate_failures(project)
     assert not failures, "\n".join(failures)
+
+
+UNSAFE = {
+    "a task": ("_tasks:\n  - 'true'\n", "", "tasks"),
+    "a jinja extension": ("_jinja_extensions:\n  - jinja2.ext.do\n", "", "jinja_extensions"),
+    "a migration": ("", "_migrations:\n  - version: 2.0.0\n    command: 'true'\n", "migrations"),
+}
+
+
+@pytest.mark.parametrize(("in_v1", "in_v2", "feature"), UNSAFE.values(), ids=UNSAFE.keys())
+def test_only_the_test_without_trust_sees_an_unsafe_template(
+    copie: Any, tmp_path: Path, template_v1: Path, in_v1: str, in_v2: str, feature: str
+) -> None:
+    """A template that gained a task, an extension or a migration: pytest-copie renders and
+    updates it, the plain copier of the test above refuses it."""
+    if in_v1:
+        with (template_v1 / "copier.yml").open("a") as handle:
+            handle.write(in_v1)
+        git("commit", "--quiet", "--all", "--message", "v1, unsafe", cwd=template_v1)
+        git("tag", "--force", "v1.0.0", cwd=template_v1)
+
+    problem = copy_and_update_without_trust(template_v1, tmp_path / "demo", addition=in_v2)
+
+    assert "exited 4" in problem
+    assert f"unsafe feature: {feature}" in problem
+    answers = {"project_name": "demo", "triggers": [{"name": "orders", "kind": "sqs"}]}
+    if not git("tag", "--list", "v2.0.0", cwd=template_v1).strip():
+        release(template_v1, "v2.0.0")
+    forget_clones()  # the template moved on since this process last cloned it
+    copied = copie.copy(extra_answers=answers, template_dir=template_v1, vcs_ref="v1.0.0")
+    assert copied.exit_code == 0, copied.exception
+    git("init", "--quiet", cwd=copied.project_dir)
+    git("add", "--all", cwd=copied.project_dir)
+    git("commit", "--quiet", "--message", "copie", cwd=copied.project_dir)
+    updated = copie.update(copied, vcs_ref="v2.0.0")
+    assert updated.exit_code == 0, updated.exception
+    assert NEXT_RELEASE in (copied.project_dir / "README.md").read_text()
 
 
 COPIER_REFUSALS = {
@@ -107,21 +167,13 @@ COPIER_REFUSALS = {
     ("triggers", "message"), COPIER_REFUSALS.values(), ids=COPIER_REFUSALS.keys()
 )
 def test_copier_yml_validators_refuse(
-    tmp_path: Path, template_repo: Path, triggers: str, message: str
+    copie: Any, template_repo: Path, triggers: str, message: str
 ) -> None:
-    from copier import run_copy
-
-    dest = tmp_path / "out"
-    with pytest.raises(ValueError, match="Validation error") as info:
-        run_copy(
-            str(template_repo),
-            dest,
-            data={"project_name": "demo", "triggers": triggers},
-            defaults=True,
-            quiet=True,
-            vcs_ref="HEAD",
-        )
-    assert message in str(info.value)
+    answers = {"project_name": "demo", "triggers": triggers}
+    result = copie.copy(extra_answers=answers, template_dir=template_repo)
+    assert isinstance(result.exception, ValueError)
+    assert "Validation error" in str(result.exception)
+    assert message in str(result.exception)
 
 
 def test_wheel_install_bundles_a_template_that_outlives_the_command(tmp_path: Path) -> None:
