@@ -153,6 +153,7 @@ def test_wizard_asks_the_pattern_first_and_limits_the_kinds() -> None:
         + enter
         + enter  # its name
         + "n"  # no more triggers
+        + enter  # who may call it: jwt, the default for alb
         + enter  # runtime
         + enter  # architecture
         + enter  # delivery pipeline
@@ -167,7 +168,7 @@ def test_wizard_asks_the_pattern_first_and_limits_the_kinds() -> None:
             io={"input": pipe, "output": DummyOutput()},
         )
     assert answers.pattern == "strangler"
-    assert answers.triggers == (Trigger("alb", "alb"),)
+    assert answers.triggers == (Trigger("alb", "alb", "jwt"),)
 
 
 def make_pattern_project(parent: Path, pattern: str, *triggers: str) -> Path:

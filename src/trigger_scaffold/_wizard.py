@@ -188,6 +188,14 @@ _AUTH_DESCRIPTIONS = {
     "Identifies callers; it is not authentication.",
     "none": "Public: anyone with the URL can call it. Throttling is its only guard.",
 }
+# A load balancer verifies tokens itself and has no throttle: its words differ.
+_KIND_AUTH_DESCRIPTIONS = {
+    "alb": {
+        "jwt": "Callers send a token (JWT) of the stack's new Cognito user pool, or of an existing "
+        "issuer given as parameters; the load balancer refuses others with 401.",
+        "none": "Open: whoever reaches the load balancer (its Scheme and IngressCidr) can call it.",
+    },
+}
 
 
 def _ask_auth(
@@ -205,7 +213,10 @@ def _ask_auth(
                 f"{mode}{'  (default)' if mode == modes[0] else ''}",
                 mode,
                 None,
-                describe(_AUTH_DESCRIPTIONS.get(mode, "")),
+                describe(
+                    _KIND_AUTH_DESCRIPTIONS.get(trigger.kind, {}).get(mode)
+                    or _AUTH_DESCRIPTIONS.get(mode, "")
+                ),
             )
             for mode in modes
         ]
