@@ -181,7 +181,11 @@ def test_add_trigger_is_a_copier_update_with_one_more_trigger(
     shutil.copytree(project, by_copier)
 
     assert cli("add-trigger", "s3", "--name", "uploads", cwd=project).returncode == 0
-    triggers = [{"name": "orders", "kind": "sqs"}, {"name": "uploads", "kind": "s3"}]
+    # The answers `new` and `add-trigger` record: each kind's default idempotency included.
+    triggers = [
+        {"name": "orders", "kind": "sqs", "idempotency": True},
+        {"name": "uploads", "kind": "s3", "idempotency": True},
+    ]
     run_update(
         by_copier,
         data={"triggers": triggers},
@@ -281,7 +285,7 @@ def test_plain_copier_update_does_the_same(
     forget_clones()
     result = copie.update(Result(project_dir=project))
     assert result.exit_code == 0, result.exception
-    assert result.answers["triggers"] == [{"name": "orders", "kind": "sqs"}]
+    assert result.answers["triggers"] == [{"name": "orders", "kind": "sqs", "idempotency": True}]
     assert "MemorySize: 512" in (project / "template.yaml").read_text()
     assert_user_edits_intact(project, "orders")
 

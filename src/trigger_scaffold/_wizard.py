@@ -75,14 +75,16 @@ def kind_choice(
     elif pattern is not None and not pattern.accepts(kind.id):
         disabled = "not an entry"
     note = " Closed to new AWS customers." if kind.closed_to_new_customers else ""
-    invocations = (catalog or load_catalog()).invocations
+    catalog = catalog or load_catalog()
+    # One space past the longest id, so every id and invocation type starts in its column.
+    width = max(len(k.id) for k in catalog.triggers) + 1
     return _choice(
-        f"{kind.id:<16}{kind.invocation:<7}{kind.label}",
+        f"{kind.id:<{width}}{kind.invocation:<7}{kind.label}",
         kind.id,
         disabled,
         describe(
             kind.summary + note,
-            f"{kind.invocation}: {invocations[kind.invocation]}",
+            f"{kind.invocation}: {catalog.invocations[kind.invocation]}",
         ),
     )
 
