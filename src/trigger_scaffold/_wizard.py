@@ -76,7 +76,7 @@ def kind_choice(
     note = " Closed to new AWS customers." if kind.closed_to_new_customers else ""
     invocations = (catalog or load_catalog()).invocations
     return _choice(
-        f"{kind.id:<16}{kind.invocation:<7}{kind.label}",
+        f"{kind.id:<18}{kind.invocation:<7}{kind.label}",
         kind.id,
         disabled,
         describe(
