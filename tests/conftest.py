@@ -97,9 +97,25 @@ def whole_projects() -> list[tuple[str, list[str]]]:
     for pattern in load_catalog().patterns:
         entries = [k for k in kinds if pattern.accepts(k)]
         if pattern.id != "none" and pattern.available and entries:
-            args = [a for k in entries for a in ("--trigger", k)]
-            specs.append((pattern.id, ["--pattern", pattern.id, *args]))
+            for n, part in enumerate(_within_quotas(pattern.id, entries)):
+                args = [a for k in part for a in ("--trigger", k)]
+                specs.append(
+                    (pattern.id + (f"-{n + 1}" if n else ""), ["--pattern", pattern.id, *args])
+                )
     return specs
+
+
+def _within_quotas(pattern_id: str, kinds: list[str]) -> list[list[str]]:
+    """``kinds`` in order, split into as few projects as CloudFormation's quotas allow."""
+    from trigger_scaffold._quotas import fits
+
+    catalog = load_catalog()
+    parts: list[list[str]] = [[]]
+    for kind in kinds:
+        if parts[-1] and not fits(catalog, pattern_id, [*parts[-1], kind]):
+            parts.append([])
+        parts[-1].append(kind)
+    return parts
 
 
 @pytest.fixture

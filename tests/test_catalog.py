@@ -39,6 +39,7 @@ DESIGN_IDS = [
     "connect",
     "lex",
     "secrets-rotation",
+    "bedrock-agent",
     "s3",
     "sns",
     "ses",
