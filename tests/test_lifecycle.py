@@ -67,11 +67,12 @@ CACHES = shutil.ignore_patterns("__pycache__", ".ruff_cache", ".pytest_cache")
 
 @pytest.fixture
 def make_project(rendered_once: Callable[..., Path], tmp_path: Path) -> MakeProject:
-    """A committed copy of ``new --no-input ARGS``'s project, rendered once per session."""
+    """A committed copy of ``new --no-input ARGS``'s project, rendered once per session (the
+    render matrix's, for the same flags)."""
 
-    def make(*args: str, name: str = "svc") -> Path:
-        project = tmp_path / name
-        shutil.copytree(rendered_once(*args, name=name), project, ignore=CACHES)
+    def make(*args: str) -> Path:
+        project = tmp_path / "svc"
+        shutil.copytree(rendered_once(*args), project, ignore=CACHES)
         return commit_generated(project)
 
     return make
