@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -146,3 +147,28 @@ def test_executable_bits_reach_the_index_only_when_git_ignores_modes(
 
     staged = git("ls-files", "--stage", cwd=tmp_path).split()
     assert staged.count(index_mode) == 2, staged
+
+
+@pytest.mark.usefixtures("_speedups_on")
+def test_a_template_that_moves_on_is_cloned_again(tmp_path: Path, template_repo: Path) -> None:
+    """The clone cache is keyed on the commit: HEAD of a local template that gained a commit
+    renders the new commit, not the copy cached for the old one."""
+    from copier import run_copy
+
+    _speedups.speed_up_copier()
+    _speedups.forget_clones()
+    repo = tmp_path / "repo"
+    shutil.copytree(template_repo, repo)
+    data = {"project_name": "svc", "triggers": "[{name: orders, kind: sqs}]"}
+
+    def render(dest: Path) -> str:
+        run_copy(str(repo), dest, data=data, defaults=True, quiet=True, vcs_ref="HEAD")
+        return (dest / "README.md").read_text()
+
+    assert "A convention of our fork" not in render(tmp_path / "before")
+    readme = repo / "templates" / "project" / "README.md.jinja"
+    readme.write_text(readme.read_text() + "\nA convention of our fork.\n")
+    git("commit", "--quiet", "--all", "--message", "Fork", cwd=repo)
+
+    assert "A convention of our fork" in render(tmp_path / "after")
+    assert _speedups.CLONES["cloned"] == 2

@@ -41,7 +41,8 @@ from copier import _user_data as copier_user_data
 from jinja2 import Environment, FileSystemBytecodeCache
 from jinja2.bccache import Bucket
 
-from trigger_scaffold._template import data_home
+from trigger_scaffold._errors import TriggerScaffoldError
+from trigger_scaffold._template import data_home, git
 
 DISABLE = "TRIGGER_SCAFFOLD_NO_SPEEDUPS"
 # How copier's clones of local templates were made in this process: "cloned" or "linked".
@@ -198,15 +199,27 @@ def forget_clones() -> None:
     CLONES.clear()
 
 
+def _commit_of(url: str, ref: str) -> str | None:
+    """The commit ``ref`` names in the local repository ``url`` (None if it is not one)."""
+    if not Path(url).is_dir():
+        return None
+    try:
+        return git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=Path(url))
+    except TriggerScaffoldError:
+        return None
+
+
 def _clone_local_templates_once() -> bool:
     clone = getattr(copier_template, "clone", None)
     if not callable(clone):
         return False
 
     def clone_once(url: str, ref: str = "HEAD", location: str | None = None) -> str:
-        if location is None or not Path(url).is_dir():  # remote: copier's worktree cache
+        commit = _commit_of(url, ref) if location is not None else None
+        if commit is None:  # remote, or not a ref of a local repository: copier's own way
             return str(clone(url, ref, location=location))
-        seed = _SEEDS.get((url, ref))
+        # Keyed on the commit, not the ref: "HEAD" or a branch moves when the template does.
+        seed = _SEEDS.get((url, commit))
         if seed is None or not seed.is_dir():
             result = str(clone(url, ref, location=location))
             CLONES["cloned"] += 1
@@ -215,7 +228,7 @@ def _clone_local_templates_once() -> bool:
                 _link_tree(result, seed)
             except OSError:  # no room for the copy: later requests clone again
                 return result
-            _SEEDS[(url, ref)] = seed
+            _SEEDS[(url, commit)] = seed
             return result
         _link_tree(seed, location)
         CLONES["linked"] += 1
