@@ -35,6 +35,9 @@ from trigger_scaffold._errors import TriggerScaffoldError
 pytestmark = pytest.mark.matrix
 CATALOG = load_catalog()
 AUTH_KINDS = [k for k in available_kinds() if CATALOG.trigger(k).auth_modes]
+# Kinds whose front door is the function's own URL (an AWS::Lambda::Url), not an API.
+URL_KINDS = [k for k in AUTH_KINDS if CATALOG.trigger(k).wiring == "SAM FunctionUrlConfig"]
+API_KINDS = [k for k in AUTH_KINDS if k not in URL_KINDS]
 ENTRIES = [("none", k) for k in AUTH_KINDS] + [
     (p.id, k)
     for p in CATALOG.patterns
@@ -190,7 +193,11 @@ def usage_plan_problems(translated: dict[str, Any]) -> list[str]:
     return problems
 
 
-# What each mode's README shows: how to get the credentials and a call that sends them.
+# What a README says of a public front door, by kind (an API unless named here).
+PUBLIC_SAYS = {"function-url": "**The function URL is public**"}
+# What each mode's README shows: how to get the credentials and a call that sends them (a
+# function URL signs for the service lambda, not execute-api).
+URL_README_CALLS = {"iam": ["awscurl --service lambda"]}
 README_CALLS = {
     "iam": ["awscurl --service execute-api"],
     "jwt": [
@@ -215,15 +222,19 @@ def test_no_route_is_reachable_without_credentials_unless_none(
     project = render(_args(pattern, kind, mode))
     allowed = pattern == "strangler"
     routes = open_routes(project.translated, pass_through_allowed=allowed)
+    public = PUBLIC_SAYS.get(kind, "**The API is public**")
     if mode == "none":
         assert routes, "auth none must leave the API public (else the check cannot see it)"
-        assert "**The API is public**" in project.readme
+        assert public in project.readme
+        if kind in URL_KINDS:
+            # `sam deploy --guided` asks about it (samcli/commands/deploy/auth_utils.py).
+            assert "`FrontFunction Function Url` (1)" in project.readme
     else:
         assert routes == [], "\n".join(routes)
         guarded_otherwise = open_routes(project.translated, pass_through_allowed=allowed, mode=mode)
         assert guarded_otherwise == [], "\n".join(guarded_otherwise)
-        assert "**The API is public**" not in project.readme
-        for said in README_CALLS[mode]:
+        assert public not in project.readme
+        for said in (URL_README_CALLS if kind in URL_KINDS else README_CALLS)[mode]:
             assert said in project.readme, said
     if mode == "api-key":
         assert usage_plan_problems(project.translated) == []
@@ -246,9 +257,9 @@ def invokes_with_caller_credentials(translated: dict[str, Any]) -> bool:
 
 
 def test_caller_credentials_are_reported() -> None:
-    if not AUTH_KINDS:
+    if not API_KINDS:
         pytest.skip("no API kind in the narrowed matrix")
-    translated = copy.deepcopy(render(_args("none", AUTH_KINDS[0], "iam")).translated)
+    translated = copy.deepcopy(render(_args("none", API_KINDS[0], "iam")).translated)
     body = _first_body(translated)
     _function_operation(body)["x-amazon-apigateway-integration"]["credentials"] = (
         "arn:aws:iam::*:user/*"
@@ -291,7 +302,7 @@ MUTATIONS = {
 @pytest.mark.parametrize("mutation", list(MUTATIONS))
 @pytest.mark.parametrize(
     ("pattern", "kind"),
-    [e for e in ENTRIES if e[0] in {"none", "strangler"}],
+    [e for e in ENTRIES if e[0] in {"none", "strangler"} and e[1] in API_KINDS],
     ids=lambda v: str(v),
 )
 def test_an_open_route_is_reported(pattern: str, kind: str, mutation: str) -> None:
@@ -312,8 +323,13 @@ GUARDED_CASES = [
 ]
 
 
+GUARDED_API_CASES = [c for c in GUARDED_CASES if c[1] in API_KINDS]
+
+
 @pytest.mark.parametrize(
-    ("pattern", "kind", "mode"), GUARDED_CASES, ids=[f"{p}-{k}-{m}" for p, k, m in GUARDED_CASES]
+    ("pattern", "kind", "mode"),
+    GUARDED_API_CASES,
+    ids=[f"{p}-{k}-{m}" for p, k, m in GUARDED_API_CASES],
 )
 def test_a_route_that_loses_its_authorizer_is_reported(pattern: str, kind: str, mode: str) -> None:
     """One route without the mode's guard, or guarded by another mode, is reported."""
@@ -331,6 +347,31 @@ def test_a_route_that_loses_its_authorizer_is_reported(pattern: str, kind: str, 
             body.setdefault("components", {}).setdefault("securitySchemes", {})["other"] = scheme
         assert len(open_routes(mutated, pass_through_allowed=passes, mode=mode)) == 1
         assert bool(open_routes(mutated, pass_through_allowed=passes)) == (scheme is None)
+
+
+URL_MUTATIONS = {
+    "AuthType NONE": lambda props: props.__setitem__("AuthType", "NONE"),
+    "no AuthType": lambda props: props.pop("AuthType"),
+    "AuthType of no mode": lambda props: props.__setitem__("AuthType", "aws_iam"),
+}
+
+
+@pytest.mark.parametrize("mutation", list(URL_MUTATIONS))
+@pytest.mark.parametrize(
+    ("pattern", "kind", "mode"),
+    [c for c in GUARDED_CASES if c[1] in URL_KINDS],
+    ids=lambda v: str(v),
+)
+def test_a_function_url_that_loses_its_auth_type_is_reported(
+    pattern: str, kind: str, mode: str, mutation: str
+) -> None:
+    """A function URL is a route too: one whose AuthType is not AWS_IAM is reported."""
+    translated = copy.deepcopy(render(_args(pattern, kind, mode)).translated)
+    assert open_routes(translated) == []
+    [url] = [r for r in translated["Resources"].values() if r["Type"] == "AWS::Lambda::Url"]
+    URL_MUTATIONS[mutation](url["Properties"])
+    [found] = open_routes(translated)
+    assert "function URL with AuthType" in found
 
 
 # A scheme of another mode than the key's: it guards the route, but not as answered.
@@ -563,8 +604,8 @@ def test_add_trigger_keeps_every_auth_answer(new_project: Any) -> None:
         ("back", CATALOG.trigger(kind).auth_modes[0]),
     ]
     translated = sam_translate(load_template(project / "template.yaml"))
-    assert [r for r in open_routes(translated) if r.startswith("FrontApi")]
-    assert not [r for r in open_routes(translated) if r.startswith("BackApi")]
+    assert [r for r in open_routes(translated) if r.startswith("Front")]
+    assert not [r for r in open_routes(translated) if r.startswith("Back")]
 
 
 def _project_pytest(project: Path, selection: str) -> subprocess.CompletedProcess[str]:
@@ -595,6 +636,9 @@ def test_the_generated_access_test_fails_when_the_template_disagrees(kind: str, 
     project = render(_args("none", kind, mode))
     template = project.path / "template.yaml"
     text = template.read_text()
+    if kind in URL_KINDS:
+        _check_url_access_test(project.path, template, text, mode)
+        return
     api = re.search(r"\n  FrontApi:\n    Type: \S+\n(?:    .*\n)*?    Properties:\n", text)
     assert api is not None
     if mode in ACCESS_TESTS:
@@ -609,6 +653,22 @@ def test_the_generated_access_test_fails_when_the_template_disagrees(kind: str, 
         assert _project_pytest(project.path, name).returncode == 0
         template.write_text(changed)
         broken = _project_pytest(project.path, name)
+        assert broken.returncode == 1, broken.stdout
+        assert name in broken.stdout
+    finally:
+        template.write_text(text)
+
+
+def _check_url_access_test(project: Path, template: Path, text: str, mode: str) -> None:
+    """The function URL's access test fails when its AuthType is not the answered one."""
+    answered, other = ("AWS_IAM", "NONE") if mode == "iam" else ("NONE", "AWS_IAM")
+    name = "test_the_url_requires_signed_requests" if mode == "iam" else "test_the_url_is_public"
+    guard = f"\n        AuthType: {answered}\n"
+    assert text.count(guard) == 1
+    try:
+        assert _project_pytest(project, name).returncode == 0
+        template.write_text(text.replace(guard, f"\n        AuthType: {other}\n"))
+        broken = _project_pytest(project, name)
         assert broken.returncode == 1, broken.stdout
         assert name in broken.stdout
     finally:
@@ -654,3 +714,37 @@ def test_plain_copier_copy_requires_credentials_unless_none(
     )
     translated = sam_translate(load_template(dest / "template.yaml"))
     assert bool(open_routes(translated)) == public
+
+
+@pytest.mark.parametrize("mode", ["jwt", "api-key"])
+def test_function_url_refuses_tokens_and_keys_saying_why(mode: str) -> None:
+    if "function-url" not in available_kinds():
+        pytest.skip("function-url is not in the narrowed matrix")
+    message = _cli_message(Trigger("front", "function-url", mode))
+    assert message.startswith(
+        f"auth mode '{mode}' does not apply to trigger 'front' (function-url): "
+    )
+    assert "AuthType is AWS_IAM or NONE" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("kind", URL_KINDS)
+def test_the_generated_contract_fails_on_a_wrong_function_url_response(kind: str) -> None:
+    """A handler that answers with anything but the function URL response object (here the
+    resolver's answer serialised once more, which Lambda would send as a 200 text body) fails
+    the project's own contract tests."""
+    project = render(_args("none", kind, "iam"))
+    handler = project.path / "functions" / "front" / "handler.py"
+    text = handler.read_text()
+    answer = "    return app.resolve(event, context)\n"
+    assert text.count(answer) == 1
+    try:
+        assert _project_pytest(project.path, "health").returncode == 0
+        handler.write_text(
+            text.replace(answer, answer.replace("return ", "return json.dumps(")[:-1] + ")\n")
+        )
+        broken = _project_pytest(project.path, "health")
+        assert broken.returncode == 1, broken.stdout
+        assert "test_health_is_ok" in broken.stdout
+    finally:
+        handler.write_text(text)
