@@ -16,6 +16,7 @@ import pytest
 
 from trigger_scaffold import load_catalog
 from trigger_scaffold._cli import main
+from trigger_scaffold._quotas import fits
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -91,31 +92,34 @@ def available_kinds() -> list[str]:
 
 def whole_projects() -> list[tuple[str, list[str]]]:
     """Projects that whole-template checks run on: every kind together, and each pattern
-    with all of its entry kinds together (``new`` arguments by an id)."""
+    with all of its entry kinds together (``new`` arguments by an id). Kinds that would pass
+    CloudFormation's quotas in one stack go on in a second project (``<id>-2``), as
+    ``new`` would refuse them."""
+    catalog = load_catalog()
     kinds = available_kinds()
-    specs = [("every-kind", [a for k in kinds for a in ("--trigger", k)])]
-    for pattern in load_catalog().patterns:
+    specs = [(spec, args) for spec, args in _fitting("every-kind", "none", kinds)]
+    for pattern in catalog.patterns:
         entries = [k for k in kinds if pattern.accepts(k)]
         if pattern.id != "none" and pattern.available and entries:
-            for n, part in enumerate(_within_quotas(pattern.id, entries)):
-                args = [a for k in part for a in ("--trigger", k)]
-                specs.append(
-                    (pattern.id + (f"-{n + 1}" if n else ""), ["--pattern", pattern.id, *args])
-                )
+            specs += [
+                (spec, ["--pattern", pattern.id, *args])
+                for spec, args in _fitting(pattern.id, pattern.id, entries)
+            ]
     return specs
 
 
-def _within_quotas(pattern_id: str, kinds: list[str]) -> list[list[str]]:
-    """``kinds`` in order, split into as few projects as CloudFormation's quotas allow."""
-    from trigger_scaffold._quotas import fits
-
+def _fitting(spec: str, pattern: str, kinds: list[str]) -> list[tuple[str, list[str]]]:
+    """``kinds`` in as few projects of ``pattern`` as CloudFormation's quotas allow."""
     catalog = load_catalog()
-    parts: list[list[str]] = [[]]
+    groups: list[list[str]] = [[]]
     for kind in kinds:
-        if parts[-1] and not fits(catalog, pattern_id, [*parts[-1], kind]):
-            parts.append([])
-        parts[-1].append(kind)
-    return parts
+        if groups[-1] and not fits(catalog, pattern, [*groups[-1], kind]):
+            groups.append([])
+        groups[-1].append(kind)
+    return [
+        (spec if i == 0 else f"{spec}-{i + 1}", [a for k in group for a in ("--trigger", k)])
+        for i, group in enumerate(groups)
+    ]
 
 
 @pytest.fixture

@@ -40,6 +40,8 @@ CATALOG = load_catalog()
 AUTH_KINDS = [k for k in available_kinds() if CATALOG.trigger(k).auth_modes]
 # The kinds whose routes API Gateway serves (an OpenAPI body); alb's are listener rules.
 GATEWAY_KINDS = [k for k in AUTH_KINDS if k in {"api", "http-api"}]
+# Kinds whose front door is the function's own URL (an AWS::Lambda::Url), not an API.
+URL_KINDS = [k for k in AUTH_KINDS if CATALOG.trigger(k).wiring == "SAM FunctionUrlConfig"]
 ENTRIES = [("none", k) for k in AUTH_KINDS] + [
     (p.id, k)
     for p in CATALOG.patterns
@@ -252,13 +254,14 @@ def usage_plan_problems(translated: dict[str, Any]) -> list[str]:
     return problems
 
 
-# What the README of a public entry says in bold.
-PUBLIC = {
-    "api": "**The API is public**",
+# What a README says of a public front door, by kind (an API unless named here).
+PUBLIC_SAYS = {
+    "function-url": "**The function URL is public**",
     "alb": "**The load balancer is open to whoever reaches it**",
 }
-
-# What each mode's README shows: how to get the credentials and a call that sends them.
+# What each mode's README shows: how to get the credentials and a call that sends them (a
+# function URL signs for the service lambda, not execute-api).
+URL_README_CALLS = {"iam": ["awscurl --service lambda"]}
 README_CALLS = {
     "iam": ["awscurl --service execute-api"],
     "jwt": [
@@ -283,15 +286,19 @@ def test_no_route_is_reachable_without_credentials_unless_none(
     project = render(_args(pattern, kind, mode))
     allowed = pattern == "strangler"
     routes = open_routes(project.translated, pass_through_allowed=allowed)
+    public = PUBLIC_SAYS.get(kind, "**The API is public**")
     if mode == "none":
         assert routes, "auth none must leave the API public (else the check cannot see it)"
-        assert PUBLIC.get(kind, PUBLIC["api"]) in project.readme
+        assert public in project.readme
+        if kind in URL_KINDS:
+            # `sam deploy --guided` asks about it (samcli/commands/deploy/auth_utils.py).
+            assert "`FrontFunction Function Url` (1)" in project.readme
     else:
         assert routes == [], "\n".join(routes)
         guarded_otherwise = open_routes(project.translated, pass_through_allowed=allowed, mode=mode)
         assert guarded_otherwise == [], "\n".join(guarded_otherwise)
-        assert PUBLIC.get(kind, PUBLIC["api"]) not in project.readme
-        for said in README_CALLS[mode]:
+        assert public not in project.readme
+        for said in (URL_README_CALLS if kind in URL_KINDS else README_CALLS)[mode]:
             assert said in project.readme, said
     if mode == "api-key":
         assert usage_plan_problems(project.translated) == []
@@ -315,7 +322,7 @@ def invokes_with_caller_credentials(translated: dict[str, Any]) -> bool:
 
 def test_caller_credentials_are_reported() -> None:
     if not GATEWAY_KINDS:
-        pytest.skip("no API Gateway kind in the narrowed matrix")
+        pytest.skip("no API kind in the narrowed matrix")
     translated = copy.deepcopy(render(_args("none", GATEWAY_KINDS[0], "iam")).translated)
     body = _first_body(translated)
     _function_operation(body)["x-amazon-apigateway-integration"]["credentials"] = (
@@ -466,6 +473,31 @@ def test_a_preflight_rule_that_matches_other_methods_is_reported() -> None:
     assert open_routes(translated) == [
         "FrontHttpsRulePreflight: forward to FrontTargetGroup without a verified token"
     ]
+
+
+URL_MUTATIONS = {
+    "AuthType NONE": lambda props: props.__setitem__("AuthType", "NONE"),
+    "no AuthType": lambda props: props.pop("AuthType"),
+    "AuthType of no mode": lambda props: props.__setitem__("AuthType", "aws_iam"),
+}
+
+
+@pytest.mark.parametrize("mutation", list(URL_MUTATIONS))
+@pytest.mark.parametrize(
+    ("pattern", "kind", "mode"),
+    [c for c in GUARDED_CASES if c[1] in URL_KINDS],
+    ids=lambda v: str(v),
+)
+def test_a_function_url_that_loses_its_auth_type_is_reported(
+    pattern: str, kind: str, mode: str, mutation: str
+) -> None:
+    """A function URL is a route too: one whose AuthType is not AWS_IAM is reported."""
+    translated = copy.deepcopy(render(_args(pattern, kind, mode)).translated)
+    assert open_routes(translated) == []
+    [url] = [r for r in translated["Resources"].values() if r["Type"] == "AWS::Lambda::Url"]
+    URL_MUTATIONS[mutation](url["Properties"])
+    [found] = open_routes(translated)
+    assert "function URL with AuthType" in found
 
 
 # A scheme of another mode than the key's: it guards the route, but not as answered.
@@ -751,6 +783,9 @@ def test_the_generated_access_test_fails_when_the_template_disagrees(kind: str, 
         name, changed = _alb_access_edit(text, mode)
         _assert_fails_after(project.path, template, name, changed)
         return
+    if kind in URL_KINDS:
+        _check_url_access_test(project.path, template, text, mode)
+        return
     api = re.search(r"\n  FrontApi:\n    Type: \S+\n(?:    .*\n)*?    Properties:\n", text)
     assert api is not None
     if mode in ACCESS_TESTS:
@@ -782,6 +817,22 @@ def _assert_fails_after(project: Path, template: Path, name: str, changed: str) 
     try:
         assert _project_pytest(project, name).returncode == 0
         template.write_text(changed)
+        broken = _project_pytest(project, name)
+        assert broken.returncode == 1, broken.stdout
+        assert name in broken.stdout
+    finally:
+        template.write_text(text)
+
+
+def _check_url_access_test(project: Path, template: Path, text: str, mode: str) -> None:
+    """The function URL's access test fails when its AuthType is not the answered one."""
+    answered, other = ("AWS_IAM", "NONE") if mode == "iam" else ("NONE", "AWS_IAM")
+    name = "test_the_url_requires_signed_requests" if mode == "iam" else "test_the_url_is_public"
+    guard = f"\n        AuthType: {answered}\n"
+    assert text.count(guard) == 1
+    try:
+        assert _project_pytest(project, name).returncode == 0
+        template.write_text(text.replace(guard, f"\n        AuthType: {other}\n"))
         broken = _project_pytest(project, name)
         assert broken.returncode == 1, broken.stdout
         assert name in broken.stdout
@@ -830,3 +881,37 @@ def test_plain_copier_copy_requires_credentials_unless_none(
     )
     translated = sam_translate(load_template(dest / "template.yaml"))
     assert bool(open_routes(translated)) == public
+
+
+@pytest.mark.parametrize("mode", ["jwt", "api-key"])
+def test_function_url_refuses_tokens_and_keys_saying_why(mode: str) -> None:
+    if "function-url" not in available_kinds():
+        pytest.skip("function-url is not in the narrowed matrix")
+    message = _cli_message(Trigger("front", "function-url", mode))
+    assert message.startswith(
+        f"auth mode '{mode}' does not apply to trigger 'front' (function-url): "
+    )
+    assert "AuthType is AWS_IAM or NONE" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("kind", URL_KINDS)
+def test_the_generated_contract_fails_on_a_wrong_function_url_response(kind: str) -> None:
+    """A handler that answers with anything but the function URL response object (here the
+    resolver's answer serialised once more, which Lambda would send as a 200 text body) fails
+    the project's own contract tests."""
+    project = render(_args("none", kind, "iam"))
+    handler = project.path / "functions" / "front" / "handler.py"
+    text = handler.read_text()
+    answer = "    return app.resolve(event, context)\n"
+    assert text.count(answer) == 1
+    try:
+        assert _project_pytest(project.path, "health").returncode == 0
+        handler.write_text(
+            text.replace(answer, answer.replace("return ", "return json.dumps(")[:-1] + ")\n")
+        )
+        broken = _project_pytest(project.path, "health")
+        assert broken.returncode == 1, broken.stdout
+        assert "test_health_is_ok" in broken.stdout
+    finally:
+        handler.write_text(text)

@@ -30,6 +30,7 @@ PARTIALS = (
 DESIGN_IDS = [
     "api",
     "http-api",
+    "function-url",
     "alb",
     "cloudfront",
     "cognito",

@@ -173,7 +173,7 @@ def serve() -> Iterator[Callable[[Path, str, int], Served]]:
 
 
 @pytest.mark.matrix
-@pytest.mark.parametrize("kind", ["api", "http-api", "alb"])
+@pytest.mark.parametrize("kind", ["api", "http-api", "function-url", "alb"])
 def test_serve_answers_real_http(
     kind: str, new_project: Callable[..., Path], serve: Callable[[Path, str, int], Served]
 ) -> None:

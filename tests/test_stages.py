@@ -271,7 +271,8 @@ def test_readme_states_each_triggers_fixed_cost(project: Project) -> None:
 
 
 def test_readme_lists_every_unauthenticated_route_question(project: Project) -> None:
-    """`sam deploy --guided` asks once per Api/HttpApi event without Auth on it or its API.
+    """`sam deploy --guided` asks once per Api/HttpApi event without Auth on it or its API,
+    and once per function URL whose AuthType is NONE.
 
     SAM CLI's rule (samcli/commands/deploy/auth_utils.py): the event's Auth, else the named
     API's Auth or any `security` in its DefinitionBody.
@@ -298,8 +299,13 @@ def test_readme_lists_every_unauthenticated_route_question(project: Project) -> 
             open_route = not properties.get("Auth") and not guarded(api_id)
             if event["Type"] in {"Api", "HttpApi"} and open_route:
                 expected[name] = expected.get(name, 0) + 1
+        if resource["Properties"].get("FunctionUrlConfig", {}).get("AuthType") == "NONE":
+            expected[f"{name} Function Url"] = 1
     said = dict(
-        re.findall(r"`(\w+)` \((\d+)\)", project.readme.split("### `sam deploy --guided`")[1])
+        re.findall(
+            r"`(\w+(?: Function Url)?)` \((\d+)\)",
+            project.readme.split("### `sam deploy --guided`")[1],
+        )
     )
     assert {k: int(v) for k, v in said.items()} == expected
     if expected:

@@ -182,8 +182,9 @@ def _ask_triggers(asker: _Asker, catalog: Catalog, pattern: Pattern) -> tuple[Tr
 
 
 _AUTH_DESCRIPTIONS = {
-    "iam": "Callers sign requests with AWS credentials (SigV4); API Gateway refuses unsigned "
-    "ones with 403 before the function runs. For services and scripts in AWS accounts.",
+    "iam": "Callers sign requests with AWS credentials (SigV4); API Gateway (or Lambda, for a "
+    "function URL) refuses unsigned ones with 403 before the function runs. For services and "
+    "scripts in AWS accounts.",
     "jwt": "Callers send a token (JWT) of the stack's new Cognito user pool, or of an existing "
     "issuer given as a parameter; API Gateway refuses others with 401. For users and browser apps.",
     "api-key": "Callers send a usage plan's key (x-api-key), metered by quota and throttle. "

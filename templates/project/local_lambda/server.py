@@ -53,7 +53,8 @@ class Route:
 
 @dataclass(frozen=True)
 class Api:
-    """How requests reach a function: ``rest`` (v1 proxy), ``http`` (v2) or ``alb``."""
+    """How requests reach a function: ``rest`` (v1 proxy), ``http`` (v2), ``url`` (its function
+    URL, v2 on every path) or ``alb``."""
 
     kind: str
     routes: tuple[Route, ...]
@@ -69,10 +70,14 @@ class Api:
 
 
 def api_of(template: Template, logical_id: str) -> Api | None:
-    """The API in front of a function, from its events, OpenAPI bodies or ALB rules."""
+    """The API in front of a function, from its events, OpenAPI bodies, function URL or ALB
+    rules."""
     props = template.resources[logical_id].get("Properties", {})
     routes: dict[str, list[Route]] = {}
     stage = "$default"
+    if props.get("FunctionUrlConfig"):
+        # A function URL passes every method and path to the function.
+        routes["url"] = [Route("ANY", "*")]
     for event in (props.get("Events") or {}).values():
         event_props = event.get("Properties", {})
         kind = {"Api": "rest", "HttpApi": "http"}.get(event.get("Type", ""))
@@ -290,7 +295,7 @@ def alb_event(request: Request, template: Template, target_group_arn: str) -> di
 
 def http_response(api: Api, answer: Any) -> tuple[int, list[tuple[str, str]], bytes]:
     """The status, headers and body that the front door makes of a handler's answer."""
-    if api.kind == "http" and not (isinstance(answer, dict) and "statusCode" in answer):
+    if api.kind in ("http", "url") and not (isinstance(answer, dict) and "statusCode" in answer):
         # Payload 2.0 lets a handler return any JSON value: a 200 with that body.
         return 200, [("Content-Type", "application/json")], json.dumps(answer).encode()
     if not isinstance(answer, dict) or "statusCode" not in answer:
@@ -330,6 +335,10 @@ class LocalApi:
             event = rest_event(request, route, parameters, self.api.stage, self.template)
         elif self.api.kind == "http":
             event = http_event(request, route, parameters, self.template)
+        elif self.api.kind == "url":
+            event = http_event(request, route, {}, self.template)
+            # DOCS https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html#urls-request-payload
+            event["routeKey"] = event["requestContext"]["routeKey"] = "$default"
         else:
             where = f"{self.template.region}:{self.template.account}"
             arn = f"arn:aws:elasticloadbalancing:{where}:targetgroup/local/0"
@@ -380,7 +389,12 @@ class LocalApi:
 
         with HTTPServer(("127.0.0.1", port), RequestHandler) as server:
             host, bound = server.server_address[:2]
-            kind = {"rest": "REST API", "http": "HTTP API", "alb": "load balancer"}[self.api.kind]
+            kind = {
+                "rest": "REST API",
+                "http": "HTTP API",
+                "url": "function URL",
+                "alb": "load balancer",
+            }[self.api.kind]
             print(
                 f"Serving {self.function.function.name} ({kind}) on http://{host!s}:{bound}",
                 file=sys.stderr,
