@@ -387,7 +387,9 @@ def _bench_functions(work: Path, runs: int, response_url: str) -> list[str]:
             f"package {size / 1e6:5.2f} MB  top imports: {_top_imports(handler)}"
         )
         sources = "".join(f.read_text() for f in folder.glob("*.py"))
-        services = sorted(set(CLIENT.findall(sources)))
+        # Powertools Idempotency creates its DynamoDB client itself (idempotency.py).
+        idempotent = (folder / "idempotency.py").is_file()
+        services = sorted(set(CLIENT.findall(sources)) | ({"dynamodb"} if idempotent else set()))
         if ratios[kind] > 1.5 and services:
             clients = "; ".join(f"boto3.client({s!r})" for s in services)
             client_floor = functools.partial(_python_seconds, ["-c", f"{FLOOR}; {clients}"])

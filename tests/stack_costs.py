@@ -100,7 +100,10 @@ def _groups(fixed: dict[str, Ids], kinds: list[str]) -> tuple[Ids, list[dict[str
     by_kinds: dict[tuple[str, ...], list[tuple[str, str]]] = defaultdict(list)
     for item in sorted(frozenset.union(*fixed.values()) - common):
         by_kinds[tuple(k for k in kinds if item in fixed[k])].append(item)
-    return common, [{"kinds": list(k), "cost": _count(ids)} for k, ids in by_kinds.items()]
+    return common, [
+        {"kinds": list(k), "cost": _count(ids), "ids": frozenset(ids)}
+        for k, ids in by_kinds.items()
+    ]
 
 
 def measure(catalog: Catalog, kinds: Iterable[str] | None = None) -> dict[str, Any]:
@@ -125,12 +128,19 @@ def measure(catalog: Catalog, kinds: Iterable[str] | None = None) -> dict[str, A
             continue
         costs: dict[str, Cost] = {}
         own: dict[str, Ids] = {}
+        brought: set[tuple[str, str]] = set()
         own_sizes: list[int] = []
         for kind in entries:
             costs[kind], ids, size = _measure_kind(kind, pattern.id)
             own[kind] = ids - fixed[kind]
+            brought |= ids
             own_sizes.append(size - sizes[kind])
         pattern_common, pattern_shared = _groups(own, entries)
+        # A shared group of the project without a pattern that none of this pattern's entries
+        # brings (the idempotency table: entries have no idempotency) is not paid here.
+        for group in shared:
+            if set(group["kinds"]) & set(entries) and not group["ids"] & brought:
+                group.setdefault("except_patterns", []).append(pattern.id)
         patterns[pattern.id] = {
             "own": _count(pattern_common, max(own_sizes)),
             "shared": pattern_shared,

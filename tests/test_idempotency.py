@@ -356,7 +356,8 @@ def _generated_results(project: Path) -> dict[str, str]:
     outcomes = {}
     for line in result.stdout.splitlines():
         word, _, rest = line.partition(" ")
-        if word in ("PASSED", "FAILED", "ERROR"):
+        # Outcome lines of the -rA summary name a test; captured log lines (ERROR ...) do not.
+        if word in ("PASSED", "FAILED", "ERROR") and rest.startswith("tests/"):
             outcomes[rest.split("::")[-1].split(" ")[0]] = word.lower()
     return outcomes
 

@@ -149,8 +149,9 @@ def test_generated_imports_are_covered_by_requirements(
 
     installable = closure(set(pins))
     module_dists = metadata.packages_distributions()
-    # A handler imports the business logic beside it (functions/<name>/app.py).
-    local = {"conftest", "local_lambda", "app"}
+    # A handler imports the business logic beside it (functions/<name>/app.py), and an
+    # idempotent one its idempotency.py.
+    local = {"conftest", "local_lambda", "app", "idempotency"}
     generated = ["functions/*/*.py", "tests/**/*.py", "local_lambda/*.py"]
     for path in [p for pattern in generated for p in project.glob(pattern)]:
         for node in ast.walk(ast.parse(path.read_text())):

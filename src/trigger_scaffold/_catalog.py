@@ -51,14 +51,21 @@ def _cost(data: dict[str, int] | None) -> StackCost:
 
 @dataclass(frozen=True)
 class StackGroup:
-    """What a project pays once when it has any trigger of ``kinds`` (they share it)."""
+    """What a project pays once when it has any trigger of ``kinds`` (they share it).
+
+    Not paid by projects of the ``except_patterns``, whose entries do not bring it.
+    """
 
     kinds: tuple[str, ...]
     cost: StackCost
+    except_patterns: tuple[str, ...] = ()
 
 
 def _groups(data: list[dict[str, Any]] | None) -> tuple[StackGroup, ...]:
-    return tuple(StackGroup(tuple(g["kinds"]), _cost(g["cost"])) for g in data or ())
+    return tuple(
+        StackGroup(tuple(g["kinds"]), _cost(g["cost"]), tuple(g.get("except_patterns", ())))
+        for g in data or ()
+    )
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,13 @@ def _flow(cost: dict[str, int]) -> str:
 
 def _shared(groups: list[dict[str, Any]], indent: str) -> list[str]:
     return [f"{indent}shared:"] + [
-        f"{indent}  - {{kinds: [{', '.join(g['kinds'])}], cost: {_flow(g['cost'])}}}"
+        f"{indent}  - {{kinds: [{', '.join(g['kinds'])}], cost: {_flow(g['cost'])}"
+        + (
+            f", except_patterns: [{', '.join(g['except_patterns'])}]"
+            if g.get("except_patterns")
+            else ""
+        )
+        + "}"
         for g in groups
     ]
 

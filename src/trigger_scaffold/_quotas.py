@@ -38,7 +38,7 @@ def project_cost(catalog: Catalog, pattern_id: str, kinds: Sequence[str]) -> Sta
     pattern = catalog.pattern(pattern_id)
     total = catalog.stack_base + pattern.stack_cost
     for group in (*catalog.stack_shared, *pattern.stack_shared):
-        if set(group.kinds) & set(kinds):
+        if set(group.kinds) & set(kinds) and pattern_id not in group.except_patterns:
             total += group.cost
     for kind in kinds:
         total += _each(catalog, pattern_id, kind)
