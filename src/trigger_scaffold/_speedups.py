@@ -215,8 +215,8 @@ def _clone_local_templates_once() -> bool:
         return False
 
     def clone_once(url: str, ref: str = "HEAD", location: str | None = None) -> str:
-        commit = _commit_of(url, ref) if location is not None else None
-        if commit is None:  # remote, or not a ref of a local repository: copier's own way
+        commit = _commit_of(url, ref)
+        if location is None or commit is None:  # remote, or no such ref: copier's own way
             return str(clone(url, ref, location=location))
         # Keyed on the commit, not the ref: "HEAD" or a branch moves when the template does.
         seed = _SEEDS.get((url, commit))
