@@ -173,7 +173,7 @@ def test_load_balancer_can_reach_the_identity_provider(
 ) -> None:
     project = new_project("--pattern", pattern, "--trigger", "alb")
     readme = (project / "README.md").read_text()
-    assert "authenticate-oidc" in readme
+    assert "`jwt-validation`" in readme  # the default auth answer: the listener verifies tokens
     assert "HTTPS (443) out" in readme
     resources = sam_translate(load_template(project / "template.yaml"))["Resources"]
     groups = {name: r for name, r in resources.items() if r["Type"] == "AWS::EC2::SecurityGroup"}
@@ -183,7 +183,7 @@ def test_load_balancer_can_reach_the_identity_provider(
     for name in used:
         assert reaches_identity_provider(groups[name]), name
         defect = copy.deepcopy(groups[name])
-        # The old rule: matches nothing, so authenticate-oidc / -cognito cannot sign in.
+        # The old rule: matches nothing, so the listener cannot fetch the issuer's key set.
         defect["Properties"]["SecurityGroupEgress"] = [
             {"IpProtocol": "icmp", "FromPort": 252, "ToPort": 86, "CidrIp": "255.255.255.255/32"}
         ]

@@ -76,6 +76,21 @@ def _new(template: Path | None, parent: Path, args: list[str]) -> Path:
     return project
 
 
+def _known_to(source: Path, args: list[str]) -> list[str]:
+    """``args`` without the triggers of kinds that the template in ``source`` does not know
+    (kinds added since it was released)."""
+    import yaml
+
+    kinds = set(yaml.safe_load((source / "templates" / "catalog.yml").read_text())["triggers"])
+    pairs = list(zip(args[::2], args[1::2], strict=True))
+    kept = [
+        a for flag, value in pairs for a in (flag, value) if flag != "--trigger" or value in kinds
+    ]
+    if "--trigger" not in kept:
+        pytest.skip("every kind of this project is newer than the template before the split")
+    return kept
+
+
 def _files(project: Path, pattern: str) -> dict[str, str]:
     return {p.relative_to(project).as_posix(): p.read_text() for p in sorted(project.glob(pattern))}
 
@@ -96,7 +111,8 @@ def _before_split(tmp_path: Path) -> tuple[Path, Path]:
 def test_a_project_from_before_the_split_takes_contract_fixes_and_keeps_its_logic(
     tmp_path: Path, label: str, args: list[str]
 ) -> None:
-    repo, _ = _before_split(tmp_path)
+    repo, old = _before_split(tmp_path)
+    args = _known_to(old, args)
     project = _new(repo, tmp_path, args)
     assert not list(project.glob("functions/*/handler.py")), "the fixture predates the split"
     # The user edits the business logic of every function but the first.
