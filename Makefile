@@ -73,10 +73,10 @@ wizard: $(TOOL_STAMP)  ## run the wizard: make wizard DEST=path/to/new-service
 	$(BIN)/trigger-scaffold new $(DEST)
 
 # pytest's progress line shows how far the run is; --durations names the slowest tests.
-test: setup  ## the whole suite, render matrix included (what CI runs; 20-25 min on 2 cores)
+test: setup  ## the whole suite, render matrix included (what CI runs; 30-35 min on 2 cores)
 	@echo "==> Linters and mypy"
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
-	@echo "==> Test suite, render matrix included (20-25 min on 2 cores)"
+	@echo "==> Test suite, render matrix included (30-35 min on 2 cores)"
 	$(BIN)/python -m pytest -n auto -m "matrix or not matrix" --durations=10
 
 test-fast: setup  ## everything but the render matrix
