@@ -9,16 +9,11 @@ one, and pass on the handler as generated.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import available_kinds
-from gates import _clean_env
-
-from trigger_scaffold._cli import main
+from handler_mutations import assert_contract_fails, render, run_contract
 
 pytestmark = [
     pytest.mark.matrix,
@@ -70,53 +65,16 @@ MUTATIONS = [
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("agent") / "helpdesk"
-    assert main(["new", str(dest), "--no-input", "--quiet", "--trigger", "bedrock-agent"]) == 0
-    return dest
-
-
-def _contract(project: Path) -> subprocess.CompletedProcess[str]:
-    """The project's contract test of the action group, run as the project runs it."""
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:xdist",
-            CONTRACT,
-        ],
-        cwd=project,
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return render(tmp_path_factory.mktemp("agent") / "helpdesk", "bedrock-agent")
 
 
 def test_the_contract_holds_for_the_generated_handler(project: Path) -> None:
-    ran = _contract(project)
+    ran = run_contract(project, CONTRACT)
     assert ran.returncode == 0, ran.stdout[-3000:]
 
 
-@pytest.mark.parametrize(
-    ("defect", "generated", "defective", "failing"), MUTATIONS, ids=[m[0] for m in MUTATIONS]
-)
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=[m[0] for m in MUTATIONS])
 def test_the_contract_fails_on_a_broken_answer(
-    project: Path, tmp_path: Path, defect: str, generated: str, defective: str, failing: str
+    project: Path, tmp_path: Path, mutation: tuple[str, str, str, str]
 ) -> None:
-    mutated = tmp_path / "helpdesk"
-    shutil.copytree(project, mutated)
-    handler = mutated / HANDLER
-    text = handler.read_text()
-    assert generated in text, f"the handler no longer has what '{defect}' mutates"
-    handler.write_text(text.replace(generated, defective, 1))
-
-    ran = _contract(mutated)
-
-    assert ran.returncode != 0, f"the contract test passed with '{defect}'"
-    assert f"FAILED {CONTRACT}::{failing}" in ran.stdout, ran.stdout[-3000:]
+    assert_contract_fails(project, tmp_path / "helpdesk", HANDLER, CONTRACT, mutation)

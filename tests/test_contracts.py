@@ -248,6 +248,15 @@ def loaded(function: Function) -> Iterator[ModuleType]:
                 os.environ[name] = boto3.client("sns").create_topic(Name=ref)["TopicArn"]
             elif kind == "AWS::SQS::Queue":
                 os.environ[name] = boto3.client("sqs").create_queue(QueueName=ref)["QueueUrl"]
+            elif kind == "AWS::DynamoDB::Table":  # the idempotency store, as declared
+                props = function.resources[ref]["Properties"]
+                boto3.client("dynamodb").create_table(
+                    TableName=ref,
+                    KeySchema=props["KeySchema"],
+                    AttributeDefinitions=props["AttributeDefinitions"],
+                    BillingMode="PAY_PER_REQUEST",
+                )
+                os.environ[name] = ref
             else:
                 os.environ[name] = f"placeholder-{name.lower()}"
         spec = importlib.util.spec_from_file_location(
@@ -555,7 +564,20 @@ class Outcome:
         )
 
 
+def _forget_deliveries() -> None:
+    """Empty the idempotency store: each invocation compared here is a first delivery."""
+    table = os.environ.get("IDEMPOTENCY_TABLE")
+    if not table:
+        return
+    import boto3
+
+    dynamodb = boto3.client("dynamodb")
+    for item in dynamodb.scan(TableName=table).get("Items", []):
+        dynamodb.delete_item(TableName=table, Key={"id": item["id"]})
+
+
 def invoke(handler: Callable[..., Any], event: dict[str, Any], out: io.StringIO) -> Outcome:
+    _forget_deliveries()
     start = out.tell()
     raised, failures = None, 0
     try:

@@ -174,7 +174,8 @@ def test_name_lengths(rendered_once: Callable[..., Path], length: str) -> None:
     import string
 
     if length == "shortest":
-        names = [string.ascii_lowercase[i] for i in range(len(KINDS))]
+        # One letter each while the alphabet lasts, then two.
+        names = [string.ascii_lowercase[i % 26] * (i // 26 + 1) for i in range(len(KINDS))]
         project_name = "p"
     else:
         names = [f"{kind}-{'x' * 19}"[:20].rstrip("-") for kind in KINDS]
