@@ -211,6 +211,12 @@ def stream_consumers(project: Path) -> list[tuple[Function, str]]:
     return found
 
 
+def _forget_modules_of(directory: Path) -> None:
+    """Drop the modules a function folder holds (``app``, ``idempotency``...) from the cache."""
+    for source in directory.glob("*.py"):
+        sys.modules.pop(source.stem, None)
+
+
 @contextlib.contextmanager
 def loaded(function: Function) -> Iterator[ModuleType]:
     """The function's handler module, imported fresh as Lambda would, with moto for AWS.
@@ -269,15 +275,15 @@ def loaded(function: Function) -> Iterator[ModuleType]:
         Metrics().clear_metrics()
         sys.modules[module_name] = module
         # The function's folder is its import root, as /var/task is on Lambda: the handler
-        # imports its own `app`, not another function's.
+        # imports its own `app` and `idempotency`, not those another function loaded before.
         sys.path.insert(0, str(function.directory))
-        sys.modules.pop("app", None)
+        _forget_modules_of(function.directory)
         try:
             spec.loader.exec_module(module)
             yield module
         finally:
             sys.path.remove(str(function.directory))
-            sys.modules.pop("app", None)
+            _forget_modules_of(function.directory)
             sys.modules.pop(module_name, None)
             Metrics().clear_default_dimensions()
             Metrics().clear_metrics()

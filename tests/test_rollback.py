@@ -303,7 +303,8 @@ with mock_aws():
         folder = os.path.join("functions", call["function"])
         # The function's folder is its import root, as /var/task is on Lambda.
         sys.path.insert(0, folder)
-        sys.modules.pop("app", None)
+        for name in os.listdir(folder):  # its own app and idempotency, not another function's
+            sys.modules.pop(name.removesuffix(".py"), None)
         path = os.path.join(folder, "handler.py")
         spec = importlib.util.spec_from_file_location("handler_" + str(len(results)), path)
         module = importlib.util.module_from_spec(spec)
