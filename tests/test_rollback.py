@@ -304,7 +304,8 @@ with mock_aws():
         # The function's folder is its import root, as /var/task is on Lambda.
         sys.path.insert(0, folder)
         for name in os.listdir(folder):  # its own app and idempotency, not another function's
-            sys.modules.pop(name.removesuffix(".py"), None)
+            if name.endswith(".py"):
+                sys.modules.pop(name.removesuffix(".py"), None)
         path = os.path.join(folder, "handler.py")
         spec = importlib.util.spec_from_file_location("handler_" + str(len(results)), path)
         module = importlib.util.module_from_spec(spec)
